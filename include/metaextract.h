@@ -1,0 +1,222 @@
+/*
+ * metaextract: one pass over each file yields its identity, type, digests
+ * and format metadata as a record.
+ *
+ * Conventions of this API:
+ * - Functions that can fail return 0 (or a count) on success and a negative
+ *   errno value on failure. They never print and never exit.
+ * - Records are trees of struct mx_value, read with mx_value_get() and a
+ *   JSON pointer (RFC 6901), or serialised with mx_record_json().
+ * - The library is thread-safe: batches run their own worker threads, and
+ *   separate batches may run at once.
+ */
+#ifndef METAEXTRACT_H
+#define METAEXTRACT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(MX_BUILDING_LIBRARY)
+#define MX_API __attribute__((visibility("default")))
+#else
+#define MX_API
+#endif
+
+#define MX_VERSION "0.1.0"
+
+/* Version of the record layout documented in README.md. */
+#define MX_SCHEMA_VERSION 1
+
+/* Digest algorithms, combined as a bit mask in struct mx_config.digests. */
+enum mx_digest {
+	MX_DIGEST_XXH3 = 1u << 0,	/* XXH3 64-bit, seed 0 */
+	MX_DIGEST_XXH128 = 1u << 1,	/* XXH3 128-bit, seed 0 */
+	MX_DIGEST_XXH64 = 1u << 2,	/* XXH64, seed 0 */
+	MX_DIGEST_MD5 = 1u << 3,
+	MX_DIGEST_SHA1 = 1u << 4,
+	MX_DIGEST_SHA256 = 1u << 5,
+	MX_DIGEST_SHA512 = 1u << 6,
+};
+
+#define MX_DIGEST_ALL 0x7fu
+
+/*
+ * xxh128 runs at memory speed, so a default run stays bound by the storage.
+ * Fixity workflows add sha256 with --digest.
+ */
+#define MX_DIGEST_DEFAULT MX_DIGEST_XXH128
+
+/*
+ * Parses a comma-separated list of digest names ("sha256,xxh128", "none")
+ * into *mask. Returns 0, or -EINVAL for an unknown or empty name.
+ */
+MX_API int mx_digest_parse(const char *list, unsigned *mask);
+
+/* Returns the name of one digest bit ("sha256"), or NULL for any other value. */
+MX_API const char *mx_digest_name(unsigned digest);
+
+/* Settings of a batch. Fill with mx_config_init(), then change fields. */
+struct mx_config {
+	unsigned threads;		/* worker loops; 0: one per usable core */
+	uint32_t chunk_size;		/* bytes per read, a multiple of 4096 */
+	unsigned buffers;		/* chunk buffers per worker loop */
+	unsigned queue_depth;		/* reads in flight per file */
+	unsigned files_in_flight;	/* open files per worker loop */
+	unsigned digests;		/* mask of enum mx_digest; 0 for none */
+	bool content;			/* read every byte; false reads only what
+					   type identification and parsers need */
+	bool identify;			/* MIME type and description (libmagic) */
+	bool parse;			/* format parsers (media, HDF5) */
+	bool follow_symlinks;		/* follow symbolic links while walking */
+	bool one_file_system;		/* do not cross mount points */
+	unsigned max_objects;		/* HDF5 objects listed per file */
+	unsigned max_tags;		/* media tags kept per dictionary */
+};
+
+/* Fills *cfg with the documented defaults. */
+MX_API void mx_config_init(struct mx_config *cfg);
+
+/* Record values. */
+enum mx_type {
+	MX_NULL,
+	MX_BOOL,
+	MX_INT,
+	MX_DOUBLE,
+	MX_STRING,
+	MX_ARRAY,
+	MX_OBJECT,
+};
+
+struct mx_value;
+
+MX_API enum mx_type mx_value_type(const struct mx_value *v);
+
+/*
+ * Looks up a JSON pointer ("/media/streams/0/codec_name") below v.
+ * Returns NULL when any step is missing or v is NULL.
+ */
+MX_API const struct mx_value *mx_value_get(const struct mx_value *v,
+					   const char *pointer);
+
+/* Scalar accessors return 0, false or NULL when v has another type. */
+MX_API bool mx_value_bool(const struct mx_value *v);
+MX_API int64_t mx_value_int(const struct mx_value *v);
+MX_API double mx_value_double(const struct mx_value *v);	/* ints too */
+MX_API const char *mx_value_string(const struct mx_value *v, size_t *len);
+
+/* Number of array elements or object members; 0 for scalars. */
+MX_API size_t mx_value_count(const struct mx_value *v);
+
+/*
+ * Returns element i of an array or object, storing an object member's key
+ * in *key when key is not NULL.
+ */
+MX_API const struct mx_value *mx_value_item(const struct mx_value *v,
+					    size_t i, const char **key);
+
+enum mx_status {
+	MX_STATUS_OK,		/* everything asked for was extracted */
+	MX_STATUS_ERROR,	/* the record carries an "error" object */
+	MX_STATUS_SKIPPED,	/* not a regular file, by the walk rules */
+};
+
+struct mx_record;
+
+MX_API const struct mx_value *mx_record_root(const struct mx_record *rec);
+MX_API enum mx_status mx_record_status(const struct mx_record *rec);
+
+/*
+ * Serialises rec as one line of JSON (valid UTF-8, no trailing newline).
+ * On success *json is a NUL-terminated string owned by the caller, freed
+ * with mx_free(). Returns 0 or -ENOMEM.
+ */
+MX_API int mx_record_json(const struct mx_record *rec, char **json,
+			  size_t *len);
+
+MX_API void mx_record_free(struct mx_record *rec);
+MX_API void mx_free(void *p);
+
+/*
+ * Extracts one file with a private single-threaded engine and stores the
+ * record in *rec, which the caller frees with mx_record_free(). Returns 0
+ * when a record was made, including a record of a failed file, or a
+ * negative errno when the engine could not be set up. Each call sets up a
+ * ring and loads the magic database, so use a batch for many files.
+ */
+MX_API int mx_extract_file(const struct mx_config *cfg, const char *path,
+			   struct mx_record **rec);
+
+/*
+ * Called once per record from a worker thread. Calls are serialised by the
+ * batch, so the function needs no lock of its own. rec is valid only until
+ * the function returns.
+ */
+typedef void (*mx_record_fn)(const struct mx_record *rec, void *arg);
+
+struct mx_summary {
+	uint64_t files;			/* records made */
+	uint64_t files_ok;
+	uint64_t files_failed;
+	uint64_t files_skipped;
+	uint64_t bytes_read;		/* content and parser reads */
+	double seconds;			/* wall time of the batch */
+	unsigned threads;
+	uint32_t chunk_size;
+	unsigned buffers;		/* per loop, after fitting the limits */
+	bool registered_buffers;	/* false: plain reads, see buffer_note */
+	char buffer_note[160];		/* why buffers are as they are */
+};
+
+struct mx_batch;
+
+/*
+ * Starts the worker loops of a batch. Returns 0 and stores the batch in
+ * *out, or -EINVAL for an invalid setting, -ENOMEM, or the error of the
+ * io_uring setup (-ENOSYS, -EPERM where io_uring is disabled).
+ */
+MX_API int mx_batch_new(const struct mx_config *cfg, mx_record_fn fn,
+			void *arg, struct mx_batch **out);
+
+/*
+ * Adds a file, or a directory tree walked by the rules of cfg, from the
+ * calling thread. Blocks while the queue to the loops is full. Problems
+ * with single entries become records; the return value is 0, or a
+ * negative errno when the batch can take no more paths.
+ */
+MX_API int mx_batch_add(struct mx_batch *b, const char *path);
+
+/*
+ * Waits until every added path has its record, stops the loops, fills
+ * *sum (when not NULL) and frees the batch. Returns 0 or a negative errno.
+ */
+MX_API int mx_batch_finish(struct mx_batch *b, struct mx_summary *sum);
+
+enum mx_log_level {
+	MX_LOG_ERROR,
+	MX_LOG_WARN,
+	MX_LOG_INFO,
+	MX_LOG_DEBUG,
+};
+
+typedef void (*mx_log_fn)(enum mx_log_level level, const char *subsystem,
+			  const char *message, void *arg);
+
+/*
+ * Sends library messages at or above level to fn. Without a call, the
+ * library prints nothing. Not thread-safe: call before starting batches.
+ */
+MX_API void mx_set_log(mx_log_fn fn, void *arg, enum mx_log_level level);
+
+/* Versions of the libraries in use, as one JSON object. */
+MX_API const char *mx_library_versions(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
