@@ -1,0 +1,357 @@
+/* The public batch API: configuration, loop start-up, records, summary. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <xxhash.h>
+
+#include "alloc.h"
+#include "engine.h"
+#include "fmt.h"
+#include "log.h"
+#include "sniff.h"
+
+/* Registered memory per loop besides its chunks: the parser cache. */
+#define PARSER_CACHE_BYTES 65536u
+
+/* Paths queued between the walker and the loops. */
+#define QUEUE_SLOTS 4096
+
+void mx_config_init(struct mx_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->threads = 0;
+	cfg->chunk_size = 256 * 1024;
+	cfg->buffers = 16;
+	cfg->queue_depth = 4;
+	cfg->files_in_flight = 32;
+	cfg->digests = MX_DIGEST_DEFAULT;
+	cfg->content = true;
+	cfg->identify = true;
+	cfg->parse = true;
+	cfg->max_objects = 10000;
+	cfg->max_tags = 256;
+}
+
+static int check_config(const struct mx_config *cfg)
+{
+	if (cfg->chunk_size < 4096 || cfg->chunk_size % 4096 ||
+	    cfg->chunk_size > (1u << 30))
+		return -EINVAL;
+	if (cfg->buffers < 1 || cfg->buffers > 4096)
+		return -EINVAL;
+	if (cfg->queue_depth < 1 || cfg->queue_depth > cfg->buffers)
+		return -EINVAL;
+	if (cfg->files_in_flight < 1 || cfg->files_in_flight > 1024)
+		return -EINVAL;
+	if (cfg->threads > 1024 || (cfg->digests & ~MX_DIGEST_ALL))
+		return -EINVAL;
+	return 0;
+}
+
+/* CPUs of a cgroup v2 quota ("200000 100000" is 2), or 0 for none. */
+static unsigned cgroup_cpus(void)
+{
+	FILE *f = fopen("/sys/fs/cgroup/cpu.max", "re");
+	char quota[32];
+	unsigned long long period;
+	unsigned cpus = 0;
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%31s %llu", quota, &period) == 2 &&
+	    strcmp(quota, "max") != 0 && period > 0) {
+		unsigned long long q = strtoull(quota, NULL, 10);
+
+		cpus = (unsigned)((q + period - 1) / period);
+	}
+	fclose(f);
+	return cpus;
+}
+
+static unsigned usable_cpus(void)
+{
+	cpu_set_t set;
+	unsigned n = 1, quota;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		n = (unsigned)CPU_COUNT(&set);
+	quota = cgroup_cpus();
+	if (quota && quota < n)
+		n = quota;
+	return n ? n : 1;
+}
+
+static void fmt_mib(char *buf, size_t len, unsigned long long bytes)
+{
+	if (bytes == RLIM_INFINITY)
+		snprintf(buf, len, "unlimited");
+	else
+		snprintf(buf, len, "%.1f MiB", (double)bytes / (1 << 20));
+}
+
+/*
+ * Registered buffers count against RLIMIT_MEMLOCK unless the process has
+ * CAP_IPC_LOCK. Raise the soft limit where allowed; otherwise use fewer
+ * buffers per loop, and below two per loop, plain unregistered reads.
+ */
+static void fit_buffers(struct mx_batch *b)
+{
+	struct mx_config *cfg = &b->cfg;
+	struct mx_summary *s = &b->sum;
+	unsigned long long per_loop, need;
+	struct rlimit rl;
+	char have[32], want[32];
+
+	per_loop = (unsigned long long)cfg->buffers * cfg->chunk_size +
+		   PARSER_CACHE_BYTES;
+	need = per_loop * b->nloops;
+	b->register_buffers = true;
+	fmt_mib(want, sizeof(want), need);
+	snprintf(s->buffer_note, sizeof(s->buffer_note),
+		 "%u x %u KiB registered per loop", cfg->buffers,
+		 cfg->chunk_size >> 10);
+	if (getrlimit(RLIMIT_MEMLOCK, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur >= need)
+		return;
+	fmt_mib(have, sizeof(have), rl.rlim_cur);
+	rl.rlim_cur = need;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need)
+		rl.rlim_max = need;
+	if (setrlimit(RLIMIT_MEMLOCK, &rl) == 0) {
+		mx_log(MX_LOG_INFO, "engine", "raised RLIMIT_MEMLOCK from %s "
+		       "to %s for registered buffers", have, want);
+		return;
+	}
+	getrlimit(RLIMIT_MEMLOCK, &rl);
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_MEMLOCK, &rl);
+		getrlimit(RLIMIT_MEMLOCK, &rl);
+	}
+	fmt_mib(have, sizeof(have), rl.rlim_cur);
+	per_loop = rl.rlim_cur / b->nloops;
+	if (per_loop > PARSER_CACHE_BYTES &&
+	    (per_loop - PARSER_CACHE_BYTES) / cfg->chunk_size >=
+	    cfg->queue_depth && (per_loop - PARSER_CACHE_BYTES) /
+	    cfg->chunk_size >= 2) {
+		cfg->buffers = (unsigned)((per_loop - PARSER_CACHE_BYTES) /
+					  cfg->chunk_size);
+		snprintf(s->buffer_note, sizeof(s->buffer_note),
+			 "%u x %u KiB registered per loop, fewer to fit "
+			 "RLIMIT_MEMLOCK %s", cfg->buffers,
+			 cfg->chunk_size >> 10, have);
+	} else {
+		b->register_buffers = false;
+		snprintf(s->buffer_note, sizeof(s->buffer_note),
+			 "unregistered: RLIMIT_MEMLOCK %s is below the %s "
+			 "that registered buffers need", have, want);
+	}
+	mx_log(MX_LOG_INFO, "engine", "%s", s->buffer_note);
+}
+
+/* Directory walks and many files in flight need descriptors. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+void batch_emit(struct mx_batch *b, struct mx_record *rec)
+{
+	struct mx_summary *s = &b->sum;
+
+	rec = record_close(rec);
+	if (!rec) {
+		mx_log(MX_LOG_ERROR, "batch", "no memory for a record");
+		pthread_mutex_lock(&b->emit_lock);
+		s->files++;
+		s->files_failed++;
+		pthread_mutex_unlock(&b->emit_lock);
+		return;
+	}
+	pthread_mutex_lock(&b->emit_lock);
+	s->files++;
+	if (rec->state == MX_STATUS_OK)
+		s->files_ok++;
+	else if (rec->state == MX_STATUS_SKIPPED)
+		s->files_skipped++;
+	else
+		s->files_failed++;
+	if (b->keep && !*b->keep) {
+		*b->keep = rec;
+		rec = NULL;
+	} else if (b->fn) {
+		b->fn(rec, b->arg);
+	}
+	pthread_mutex_unlock(&b->emit_lock);
+	mx_record_free(rec);
+}
+
+int batch_enqueue(struct mx_batch *b, char *path, bool follow)
+{
+	struct task t = { .path = path, .follow = follow };
+	int ret = queue_push(&b->queue, t);
+
+	if (ret < 0)
+		alloc_free(path);
+	return ret;
+}
+
+static void stop_loops(struct mx_batch *b)
+{
+	unsigned i;
+
+	queue_close(&b->queue);
+	for (i = 0; i < b->nloops; i++)
+		if (b->loops[i])
+			loop_join(b->loops[i], &b->sum);
+}
+
+static void batch_free(struct mx_batch *b)
+{
+	queue_destroy(&b->queue);
+	pthread_mutex_destroy(&b->emit_lock);
+	pthread_mutex_destroy(&b->start_lock);
+	pthread_cond_destroy(&b->started);
+	alloc_free(b->loops);
+	alloc_free(b);
+}
+
+static int start_loops(struct mx_batch *b)
+{
+	unsigned i;
+	int ret = 0;
+
+	for (i = 0; i < b->nloops && ret == 0; i++)
+		ret = loop_start(b, i, &b->loops[i]);
+	pthread_mutex_lock(&b->start_lock);
+	while (b->loops_ready < i)
+		pthread_cond_wait(&b->started, &b->start_lock);
+	if (ret == 0)
+		ret = b->setup_error;
+	pthread_mutex_unlock(&b->start_lock);
+	if (ret < 0)
+		mx_log(MX_LOG_ERROR, "engine", "%s", b->setup_message[0] ?
+		       b->setup_message : strerror(-ret));
+	return ret;
+}
+
+int mx_batch_new(const struct mx_config *cfg, mx_record_fn fn, void *arg,
+		 struct mx_batch **out)
+{
+	struct mx_batch *b;
+	char msg[160];
+	int ret;
+
+	if (check_config(cfg) < 0)
+		return -EINVAL;
+	ret = fmt_init_all(msg, sizeof(msg));
+	if (ret < 0) {
+		mx_log(MX_LOG_ERROR, "batch", "%s", msg);
+		return ret;
+	}
+	b = alloc_calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->cfg = *cfg;
+	b->fn = fn;
+	b->arg = arg;
+	b->nloops = cfg->threads ? cfg->threads : usable_cpus();
+	b->loops = alloc_calloc(b->nloops, sizeof(*b->loops));
+	pthread_mutex_init(&b->emit_lock, NULL);
+	pthread_mutex_init(&b->start_lock, NULL);
+	pthread_cond_init(&b->started, NULL);
+	if (!b->loops || queue_init(&b->queue, QUEUE_SLOTS) < 0) {
+		batch_free(b);
+		return -ENOMEM;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &b->t_start);
+	b->sum.registered_buffers = true;
+	fit_buffers(b);
+	if (!b->register_buffers)
+		b->sum.registered_buffers = false;
+	raise_nofile();
+	ret = start_loops(b);
+	if (ret < 0) {
+		stop_loops(b);
+		batch_free(b);
+		return ret;
+	}
+	*out = b;
+	return 0;
+}
+
+int mx_batch_add(struct mx_batch *b, const char *path)
+{
+	return walk_path(b, path);
+}
+
+int mx_batch_finish(struct mx_batch *b, struct mx_summary *sum)
+{
+	struct timespec now;
+
+	stop_loops(b);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	b->sum.seconds = (double)(now.tv_sec - b->t_start.tv_sec) +
+			 (double)(now.tv_nsec - b->t_start.tv_nsec) / 1e9;
+	b->sum.threads = b->nloops;
+	b->sum.chunk_size = b->cfg.chunk_size;
+	b->sum.buffers = b->cfg.buffers;
+	if (sum)
+		*sum = b->sum;
+	batch_free(b);
+	return 0;
+}
+
+int mx_extract_file(const struct mx_config *cfg, const char *path,
+		    struct mx_record **rec)
+{
+	struct mx_config one = *cfg;
+	struct mx_batch *b;
+	char *path_copy;
+	int ret;
+
+	one.threads = 1;
+	*rec = NULL;
+	ret = mx_batch_new(&one, NULL, NULL, &b);
+	if (ret < 0)
+		return ret;
+	b->keep = rec;
+	/* No walk: a directory or a FIFO gets its own skipped record. */
+	path_copy = alloc_strdup(path);
+	ret = path_copy ? batch_enqueue(b, path_copy, true) : -ENOMEM;
+	mx_batch_finish(b, NULL);
+	if (ret == 0 && !*rec)
+		ret = -ENOMEM;
+	return ret;
+}
+
+static char versions[512];
+
+static void fill_versions(void)
+{
+	snprintf(versions, sizeof(versions),
+		 "{\"metaextract\":\"%s\",\"openssl\":\"%s\","
+		 "\"xxhash\":\"%u\",\"libmagic\":\"%d\"}", MX_VERSION,
+		 OpenSSL_version(OPENSSL_VERSION), XXH_versionNumber(),
+		 sniff_version());
+}
+
+const char *mx_library_versions(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, fill_versions);
+	return versions;
+}

@@ -1,0 +1,63 @@
+/*
+ * The batch and its worker loops. Each loop is one thread with its own
+ * io_uring, its own arena of chunk buffers registered with that ring, and
+ * a fixed number of file slots, so memory does not grow with file size
+ * or file count.
+ */
+#ifndef MX_ENGINE_H
+#define MX_ENGINE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "metaextract.h"
+#include "queue.h"
+#include "record.h"
+
+struct loop;
+
+struct mx_batch {
+	struct mx_config cfg;
+	mx_record_fn fn;
+	void *arg;
+	struct mx_record **keep;	/* set by mx_extract_file: keep the
+					   record instead of calling fn */
+	struct task_queue queue;
+
+	pthread_mutex_t emit_lock;	/* serialises fn and the counters */
+	struct mx_summary sum;
+
+	unsigned nloops;
+	struct loop **loops;
+	bool register_buffers;		/* false: plain reads for every loop */
+
+	pthread_mutex_t start_lock;	/* loops report their setup here */
+	pthread_cond_t started;
+	unsigned loops_ready;
+	int setup_error;		/* first loop setup error */
+	char setup_message[256];
+
+	struct timespec t_start;
+};
+
+/* Hands a finished record to the caller and frees it. */
+void batch_emit(struct mx_batch *b, struct mx_record *rec);
+
+/* Queues a regular file for the loops; takes ownership of path. */
+int batch_enqueue(struct mx_batch *b, char *path, bool follow);
+
+/*
+ * Starts loop number id as a thread. Setup (ring, buffers, magic) happens
+ * on that thread, because a single-issuer ring belongs to the thread that
+ * created it; the result arrives through b->started.
+ */
+int loop_start(struct mx_batch *b, unsigned id, struct loop **out);
+
+/* Joins the thread, adds its counters to *sum and frees the loop. */
+void loop_join(struct loop *l, struct mx_summary *sum);
+
+/* Walks path (a file or a tree) into the batch. */
+int walk_path(struct mx_batch *b, const char *path);
+
+#endif

@@ -1,0 +1,93 @@
+#include <errno.h>
+
+#include "alloc.h"
+#include "queue.h"
+
+int queue_init(struct task_queue *q, size_t cap)
+{
+	q->items = alloc_calloc(cap, sizeof(*q->items));
+	if (!q->items)
+		return -ENOMEM;
+	q->cap = cap;
+	q->head = 0;
+	q->count = 0;
+	q->closed = false;
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->not_empty, NULL);
+	pthread_cond_init(&q->not_full, NULL);
+	return 0;
+}
+
+void queue_destroy(struct task_queue *q)
+{
+	struct task t;
+
+	while (queue_try_pop(q, &t))
+		alloc_free(t.path);
+	pthread_mutex_destroy(&q->lock);
+	pthread_cond_destroy(&q->not_empty);
+	pthread_cond_destroy(&q->not_full);
+	alloc_free(q->items);
+	q->items = NULL;
+}
+
+int queue_push(struct task_queue *q, struct task t)
+{
+	pthread_mutex_lock(&q->lock);
+	while (q->count == q->cap && !q->closed)
+		pthread_cond_wait(&q->not_full, &q->lock);
+	if (q->closed) {
+		pthread_mutex_unlock(&q->lock);
+		return -EPIPE;
+	}
+	q->items[(q->head + q->count) % q->cap] = t;
+	q->count++;
+	pthread_cond_signal(&q->not_empty);
+	pthread_mutex_unlock(&q->lock);
+	return 0;
+}
+
+static void take(struct task_queue *q, struct task *t)
+{
+	*t = q->items[q->head];
+	q->head = (q->head + 1) % q->cap;
+	q->count--;
+	pthread_cond_signal(&q->not_full);
+}
+
+bool queue_try_pop(struct task_queue *q, struct task *t)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&q->lock);
+	if (q->count) {
+		take(q, t);
+		found = true;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return found;
+}
+
+bool queue_pop_wait(struct task_queue *q, struct task *t)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&q->lock);
+	while (!q->count && !q->closed)
+		pthread_cond_wait(&q->not_empty, &q->lock);
+	if (q->count) {
+		take(q, t);
+		found = true;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return found;
+}
+
+void queue_close(struct task_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	q->closed = true;
+	pthread_cond_broadcast(&q->not_empty);
+	pthread_cond_broadcast(&q->not_full);
+	pthread_mutex_unlock(&q->lock);
+}

@@ -1,0 +1,244 @@
+/*
+ * The walker: turns command-line paths into tasks for the loops, and into
+ * records for what is not read.
+ *
+ * Rules:
+ * - A path named by the caller is followed when it is a symbolic link
+ *   (like find -H); links met inside a tree are followed only with
+ *   follow_symlinks, and otherwise get a skipped record with their target.
+ * - FIFOs, sockets and devices are never opened: they get a skipped
+ *   record with their kind.
+ * - With follow_symlinks, a directory that is its own ancestor gets an
+ *   error record (ELOOP) instead of a second visit.
+ * - With one_file_system, directories on another device than the path
+ *   they were reached from are not entered, and get no record.
+ * - A directory that cannot be opened or read gets an error record,
+ *   because files in it may be missing from the output.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "engine.h"
+#include "log.h"
+
+/* Directories on the current path, for loop detection with -L. */
+struct ancestor {
+	dev_t dev;
+	ino_t ino;
+	const struct ancestor *up;
+};
+
+struct walk {
+	struct mx_batch *b;
+	dev_t root_dev;
+	int stop;		/* negative errno once the queue is closed */
+};
+
+static void emit_error(struct walk *w, const char *path,
+		       enum record_stage stage, int err, const char *what)
+{
+	struct mx_record *rec = record_new(path);
+
+	if (!rec)
+		return;
+	record_fail(rec, stage, err, "%s: %s", what, strerror(err));
+	batch_emit(w->b, rec);
+}
+
+static void put_lstat_identity(struct mx_record *rec, const struct stat *st)
+{
+	struct statx stx;
+
+	memset(&stx, 0, sizeof(stx));
+	stx.stx_mask = STATX_BASIC_STATS;
+	stx.stx_mode = (uint16_t)st->st_mode;
+	stx.stx_size = (uint64_t)st->st_size;
+	stx.stx_blocks = (uint64_t)st->st_blocks;
+	stx.stx_uid = st->st_uid;
+	stx.stx_gid = st->st_gid;
+	stx.stx_nlink = (uint32_t)st->st_nlink;
+	stx.stx_ino = st->st_ino;
+	stx.stx_dev_major = major(st->st_dev);
+	stx.stx_dev_minor = minor(st->st_dev);
+	stx.stx_mtime.tv_sec = st->st_mtim.tv_sec;
+	stx.stx_mtime.tv_nsec = (uint32_t)st->st_mtim.tv_nsec;
+	stx.stx_ctime.tv_sec = st->st_ctim.tv_sec;
+	stx.stx_ctime.tv_nsec = (uint32_t)st->st_ctim.tv_nsec;
+	record_put_identity(rec, &stx);
+}
+
+/* A skipped record for a symlink (with its target) or a special file. */
+static void emit_skipped(struct walk *w, int dirfd, const char *name,
+			 const char *path, const struct stat *st)
+{
+	struct mx_record *rec = record_new(path);
+	char target[4096];
+	ssize_t n;
+
+	if (!rec)
+		return;
+	put_lstat_identity(rec, st);
+	if (S_ISLNK(st->st_mode)) {
+		n = readlinkat(dirfd, name, target, sizeof(target));
+		if (n >= 0)
+			val_put(&rec->arena, rec->root, "link_target",
+				val_string(&rec->arena, target, (size_t)n));
+		record_skip(rec, "symbolic link, not followed without -L");
+	} else {
+		record_skip(rec, "not a regular file");
+	}
+	batch_emit(w->b, rec);
+}
+
+static char *join(const char *dir, const char *name)
+{
+	size_t dl = strlen(dir), nl = strlen(name);
+	bool slash = dl && dir[dl - 1] != '/';
+	char *p = alloc_malloc(dl + slash + nl + 1);
+
+	if (!p)
+		return NULL;
+	memcpy(p, dir, dl);
+	if (slash)
+		p[dl] = '/';
+	memcpy(p + dl + slash, name, nl + 1);
+	return p;
+}
+
+static bool is_ancestor(const struct ancestor *a, const struct stat *st)
+{
+	for (; a; a = a->up)
+		if (a->dev == st->st_dev && a->ino == st->st_ino)
+			return true;
+	return false;
+}
+
+static void walk_dir(struct walk *w, int dirfd, const char *name,
+		     const char *path, const struct stat *st,
+		     const struct ancestor *up);
+
+/* Handles one entry of a directory; path is owned and consumed. */
+static void walk_entry(struct walk *w, int dirfd, const char *name,
+		       char *path, const struct ancestor *up)
+{
+	const bool follow = w->b->cfg.follow_symlinks;
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		emit_error(w, path, STAGE_STAT, errno, "stat failed");
+		goto out;
+	}
+	if (S_ISLNK(st.st_mode) && follow) {
+		if (fstatat(dirfd, name, &st, 0) < 0) {
+			emit_error(w, path, STAGE_STAT, errno,
+				   "the symbolic link cannot be followed");
+			goto out;
+		}
+	}
+	if (S_ISREG(st.st_mode)) {
+		if (batch_enqueue(w->b, path, follow) < 0)
+			w->stop = -EPIPE;
+		return;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		if (!w->b->cfg.one_file_system || st.st_dev == w->root_dev)
+			walk_dir(w, dirfd, name, path, &st, up);
+		goto out;
+	}
+	emit_skipped(w, dirfd, name, path, &st);
+out:
+	alloc_free(path);
+}
+
+/* Walks the directory name, relative to dirfd, that the output calls path. */
+static void walk_dir(struct walk *w, int dirfd, const char *name,
+		     const char *path, const struct stat *st,
+		     const struct ancestor *up)
+{
+	const struct ancestor self = { st->st_dev, st->st_ino, up };
+	int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY;
+	struct dirent *de;
+	DIR *dir;
+	int fd;
+
+	if (is_ancestor(up, st)) {
+		emit_error(w, path, STAGE_WALK, ELOOP,
+			   "directory loop: this directory is also one of its "
+			   "own parents");
+		return;
+	}
+	/* The entry was statted without following; open the same thing. */
+	if (!w->b->cfg.follow_symlinks && up)
+		flags |= O_NOFOLLOW;
+	fd = openat(dirfd, name, flags);
+	dir = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!dir) {
+		emit_error(w, path, STAGE_OPEN, errno,
+			   "cannot open the directory");
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	for (;;) {
+		char *child;
+
+		errno = 0;
+		de = readdir(dir);
+		if (!de)
+			break;
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		child = join(path, de->d_name);
+		if (!child) {
+			w->stop = -ENOMEM;
+			break;
+		}
+		walk_entry(w, fd, de->d_name, child, &self);
+		if (w->stop)
+			break;
+	}
+	if (errno && !w->stop)
+		emit_error(w, path, STAGE_READ, errno,
+			   "cannot read the directory");
+	closedir(dir);
+}
+
+int walk_path(struct mx_batch *b, const char *path)
+{
+	struct walk w = { .b = b };
+	struct stat st;
+	char *copy;
+
+	if (stat(path, &st) < 0) {
+		int err = errno;
+		struct stat lst;
+
+		if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode))
+			emit_error(&w, path, STAGE_STAT, err,
+				   "the symbolic link cannot be followed");
+		else
+			emit_error(&w, path, STAGE_STAT, err, "stat failed");
+		return 0;
+	}
+	w.root_dev = st.st_dev;
+	if (S_ISDIR(st.st_mode)) {
+		walk_dir(&w, AT_FDCWD, path, path, &st, NULL);
+		return w.stop;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		emit_skipped(&w, AT_FDCWD, path, path, &st);
+		return 0;
+	}
+	copy = alloc_strdup(path);
+	if (!copy)
+		return -ENOMEM;
+	return batch_enqueue(b, copy, true);
+}
