@@ -1,0 +1,355 @@
+/*
+ * metaextract: the command-line client of libmetaextract. It parses the
+ * options, feeds paths to a batch, and writes one JSON line per record.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metaextract.h"
+
+#define EXIT_SOME_FAILED 1
+#define EXIT_USAGE 2
+
+struct output {
+	FILE *file;
+	const char *name;
+	int error;		/* errno of the first failed write */
+};
+
+static const char usage_text[] =
+"Usage: metaextract [OPTION]... PATH...\n"
+"Read every regular file under each PATH once and write one JSON record per\n"
+"file: identity, MIME type, digests, and media or HDF5 metadata.\n"
+"\n"
+"Input:\n"
+"      --files-from=FILE    also read paths from FILE, one per line ('-' is\n"
+"                           standard input)\n"
+"  -0, --null               paths in --files-from end with NUL, not newline\n"
+"  -L, --follow             follow symbolic links found inside directories\n"
+"                           (links named as PATH are always followed)\n"
+"  -x, --one-file-system    do not enter directories on other file systems\n"
+"\n"
+"What to extract:\n"
+"  -d, --digest=LIST        comma-separated digests: xxh3 (alias xxh3-64),\n"
+"                           xxh128, xxh64, md5, sha1, sha256, sha512, 'all'\n"
+"                           or 'none' (default: xxh128)\n"
+"      --no-content         read only what type identification and parsers\n"
+"                           need; no digests\n"
+"      --no-type            skip MIME type identification (libmagic)\n"
+"      --no-parse           skip the media and HDF5 parsers\n"
+"      --max-objects=N      HDF5 objects listed per file (default: 10000)\n"
+"      --max-tags=N         media tags kept per dictionary (default: 256)\n"
+"\n"
+"Engine:\n"
+"  -j, --threads=N          worker loops, one thread and io_uring each\n"
+"                           (default: usable CPUs, after affinity and cgroup\n"
+"                           quota)\n"
+"      --chunk-size=SIZE    bytes per read, a multiple of 4 KiB; K and M\n"
+"                           suffixes (default: 256K)\n"
+"      --buffers=N          chunk buffers per loop (default: 16)\n"
+"      --queue-depth=N      reads in flight per file (default: 4)\n"
+"      --files-in-flight=N  files open at once per loop (default: 32)\n"
+"\n"
+"Output:\n"
+"  -o, --output=FILE        write records to FILE instead of standard output\n"
+"  -q, --quiet              no summary on standard error\n"
+"  -v, --verbose            log engine decisions (twice: debug messages)\n"
+"      --version            print the versions of metaextract and its\n"
+"                           libraries as JSON\n"
+"  -h, --help               print this help\n"
+"\n"
+"Exit status: 0 when every file succeeded, 1 when some files failed (their\n"
+"records say why), 2 for invalid options, setup or output failures.\n";
+
+enum long_only {
+	OPT_FILES_FROM = 256,
+	OPT_NO_CONTENT,
+	OPT_NO_TYPE,
+	OPT_NO_PARSE,
+	OPT_MAX_OBJECTS,
+	OPT_MAX_TAGS,
+	OPT_CHUNK_SIZE,
+	OPT_BUFFERS,
+	OPT_QUEUE_DEPTH,
+	OPT_FILES_IN_FLIGHT,
+	OPT_VERSION,
+};
+
+static const struct option long_options[] = {
+	{ "files-from", required_argument, NULL, OPT_FILES_FROM },
+	{ "null", no_argument, NULL, '0' },
+	{ "follow", no_argument, NULL, 'L' },
+	{ "one-file-system", no_argument, NULL, 'x' },
+	{ "digest", required_argument, NULL, 'd' },
+	{ "no-content", no_argument, NULL, OPT_NO_CONTENT },
+	{ "no-type", no_argument, NULL, OPT_NO_TYPE },
+	{ "no-parse", no_argument, NULL, OPT_NO_PARSE },
+	{ "max-objects", required_argument, NULL, OPT_MAX_OBJECTS },
+	{ "max-tags", required_argument, NULL, OPT_MAX_TAGS },
+	{ "threads", required_argument, NULL, 'j' },
+	{ "chunk-size", required_argument, NULL, OPT_CHUNK_SIZE },
+	{ "buffers", required_argument, NULL, OPT_BUFFERS },
+	{ "queue-depth", required_argument, NULL, OPT_QUEUE_DEPTH },
+	{ "files-in-flight", required_argument, NULL, OPT_FILES_IN_FLIGHT },
+	{ "output", required_argument, NULL, 'o' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "version", no_argument, NULL, OPT_VERSION },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void fail_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("metaextract: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'metaextract --help' for more information.\n", stderr);
+	exit(EXIT_USAGE);
+}
+
+/* Parses a count in [min, max]. */
+static unsigned parse_count(const char *opt, const char *s, unsigned min,
+			    unsigned max)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
+		fail_usage("invalid value '%s' for --%s: expected a whole "
+			   "number from %u to %u", s, opt, min, max);
+	return (unsigned)v;
+}
+
+/* Parses a size with an optional K or M suffix (powers of 1024). */
+static uint32_t parse_size(const char *opt, const char *s)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end == 'K' || *end == 'k') {
+		v <<= 10;
+		end++;
+	} else if (*end == 'M' || *end == 'm') {
+		v <<= 20;
+		end++;
+	}
+	if (errno || end == s || *end || s[0] == '-' || v < 4096 ||
+	    v > (1ull << 30) || v % 4096)
+		fail_usage("invalid value '%s' for --%s: expected a multiple "
+			   "of 4096 bytes from 4K to 1024M", s, opt);
+	return (uint32_t)v;
+}
+
+static void log_to_stderr(enum mx_log_level level, const char *subsystem,
+			  const char *message, void *arg)
+{
+	static const char *const names[] = { "error", "warning", "info",
+					      "debug" };
+
+	fprintf(stderr, "metaextract: %s: %s: %s\n", names[level], subsystem,
+		message);
+}
+
+static void write_record(const struct mx_record *rec, void *arg)
+{
+	struct output *out = arg;
+	char *json;
+	size_t len;
+
+	if (out->error)
+		return;
+	if (mx_record_json(rec, &json, &len) < 0) {
+		out->error = ENOMEM;
+		return;
+	}
+	json[len] = '\n';
+	if (fwrite(json, 1, len + 1, out->file) != len + 1)
+		out->error = errno ? errno : EIO;
+	json[len] = '\0';
+	mx_free(json);
+}
+
+/* Adds each path listed in name; returns 0 or a negative errno. */
+static int add_files_from(struct mx_batch *b, const char *name, int delim)
+{
+	FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int ret = 0;
+
+	if (!f) {
+		fprintf(stderr, "metaextract: cannot open --files-from "
+			"'%s': %s\n", name, strerror(errno));
+		return -errno;
+	}
+	while (ret == 0 && (n = getdelim(&line, &cap, delim, f)) > 0) {
+		if (line[n - 1] == delim)
+			line[--n] = '\0';
+		if (n > 0)
+			ret = mx_batch_add(b, line);
+	}
+	if (ret == 0 && ferror(f)) {
+		fprintf(stderr, "metaextract: cannot read --files-from "
+			"'%s': %s\n", name, strerror(errno));
+		ret = -EIO;
+	}
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	return ret;
+}
+
+static void print_summary(const struct mx_summary *s)
+{
+	double mib = (double)s->bytes_read / (1 << 20);
+
+	fprintf(stderr,
+		"metaextract: %llu files: %llu ok, %llu failed, %llu skipped; "
+		"%.1f MiB read in %.2f s (%.1f MiB/s, %.0f files/s); "
+		"%u loops, buffers %s\n",
+		(unsigned long long)s->files,
+		(unsigned long long)s->files_ok,
+		(unsigned long long)s->files_failed,
+		(unsigned long long)s->files_skipped, mib, s->seconds,
+		s->seconds > 0 ? mib / s->seconds : 0.0,
+		s->seconds > 0 ? (double)s->files / s->seconds : 0.0,
+		s->threads, s->buffer_note);
+}
+
+struct cli {
+	struct mx_config cfg;
+	const char *files_from;
+	const char *output;
+	int delim;
+	bool quiet;
+	int verbose;
+};
+
+static void parse_options(struct cli *cli, int argc, char **argv)
+{
+	struct mx_config *cfg = &cli->cfg;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "0Lxd:j:o:qvh", long_options,
+				NULL)) != -1) {
+		switch (c) {
+		case OPT_FILES_FROM: cli->files_from = optarg; break;
+		case '0': cli->delim = '\0'; break;
+		case 'L': cfg->follow_symlinks = true; break;
+		case 'x': cfg->one_file_system = true; break;
+		case 'd':
+			if (mx_digest_parse(optarg, &cfg->digests) < 0)
+				fail_usage("invalid digest list '%s': use "
+					   "names from xxh3, xxh128, xxh64, "
+					   "md5, sha1, sha256, sha512, or "
+					   "'all' or 'none'", optarg);
+			break;
+		case OPT_NO_CONTENT: cfg->content = false; break;
+		case OPT_NO_TYPE: cfg->identify = false; break;
+		case OPT_NO_PARSE: cfg->parse = false; break;
+		case OPT_MAX_OBJECTS:
+			cfg->max_objects = parse_count("max-objects", optarg,
+						       1, 10000000);
+			break;
+		case OPT_MAX_TAGS:
+			cfg->max_tags = parse_count("max-tags", optarg, 0,
+						    100000);
+			break;
+		case 'j':
+			cfg->threads = parse_count("threads", optarg, 1, 1024);
+			break;
+		case OPT_CHUNK_SIZE:
+			cfg->chunk_size = parse_size("chunk-size", optarg);
+			break;
+		case OPT_BUFFERS:
+			cfg->buffers = parse_count("buffers", optarg, 1, 4096);
+			break;
+		case OPT_QUEUE_DEPTH:
+			cfg->queue_depth = parse_count("queue-depth", optarg,
+						       1, 4096);
+			break;
+		case OPT_FILES_IN_FLIGHT:
+			cfg->files_in_flight = parse_count("files-in-flight",
+							   optarg, 1, 1024);
+			break;
+		case 'o': cli->output = optarg; break;
+		case 'q': cli->quiet = true; break;
+		case 'v': cli->verbose++; break;
+		case OPT_VERSION:
+			printf("%s\n", mx_library_versions());
+			exit(0);
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(0);
+		default:
+			fail_usage("invalid option");
+		}
+	}
+	if (optind == argc && !cli->files_from)
+		fail_usage("no PATH given, and no --files-from");
+	if (cfg->queue_depth > cfg->buffers)
+		fail_usage("--queue-depth (%u) may not exceed --buffers (%u)",
+			   cfg->queue_depth, cfg->buffers);
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli = { .delim = '\n' };
+	struct output out = { .file = stdout, .name = "standard output" };
+	struct mx_summary sum;
+	struct mx_batch *b;
+	int i, ret = 0;
+
+	mx_config_init(&cli.cfg);
+	parse_options(&cli, argc, argv);
+	mx_set_log(log_to_stderr, NULL, cli.verbose >= 2 ? MX_LOG_DEBUG :
+		   cli.verbose ? MX_LOG_INFO : MX_LOG_WARN);
+	if (cli.output) {
+		out.file = fopen(cli.output, "we");
+		out.name = cli.output;
+		if (!out.file) {
+			fprintf(stderr, "metaextract: cannot create '%s': %s\n",
+				cli.output, strerror(errno));
+			return EXIT_USAGE;
+		}
+	}
+	setvbuf(out.file, NULL, _IOFBF, 1 << 20);
+	ret = mx_batch_new(&cli.cfg, write_record, &out, &b);
+	if (ret < 0) {
+		fprintf(stderr, "metaextract: cannot start: %s\n",
+			strerror(-ret));
+		return EXIT_USAGE;
+	}
+	for (i = optind; i < argc && ret == 0; i++)
+		ret = mx_batch_add(b, argv[i]);
+	if (ret == 0 && cli.files_from)
+		ret = add_files_from(b, cli.files_from, cli.delim);
+	mx_batch_finish(b, &sum);
+	if (fflush(out.file) != 0 && !out.error)
+		out.error = errno;
+	if (out.file != stdout && fclose(out.file) != 0 && !out.error)
+		out.error = errno;
+	if (!cli.quiet)
+		print_summary(&sum);
+	if (out.error) {
+		fprintf(stderr, "metaextract: writing to %s failed: %s\n",
+			out.name, strerror(out.error));
+		return EXIT_USAGE;
+	}
+	if (ret < 0)
+		return EXIT_USAGE;
+	return sum.files_failed ? EXIT_SOME_FAILED : 0;
+}
