@@ -105,7 +105,7 @@ static void fit_buffers(struct mx_batch *b)
 {
 	struct mx_config *cfg = &b->cfg;
 	struct mx_summary *s = &b->sum;
-	unsigned long long per_loop, need;
+	unsigned long long per_loop, need, fit;
 	struct rlimit rl;
 	char have[32], want[32];
 
@@ -137,12 +137,12 @@ static void fit_buffers(struct mx_batch *b)
 	}
 	fmt_mib(have, sizeof(have), rl.rlim_cur);
 	per_loop = rl.rlim_cur / b->nloops;
-	if (per_loop > PARSER_CACHE_BYTES &&
-	    (per_loop - PARSER_CACHE_BYTES) / cfg->chunk_size >=
-	    cfg->queue_depth && (per_loop - PARSER_CACHE_BYTES) /
-	    cfg->chunk_size >= 2) {
-		cfg->buffers = (unsigned)((per_loop - PARSER_CACHE_BYTES) /
-					  cfg->chunk_size);
+	fit = per_loop > PARSER_CACHE_BYTES ?
+	      (per_loop - PARSER_CACHE_BYTES) / cfg->chunk_size : 0;
+	if (fit >= 2) {
+		cfg->buffers = (unsigned)fit;
+		if (cfg->queue_depth > cfg->buffers)
+			cfg->queue_depth = cfg->buffers;
 		snprintf(s->buffer_note, sizeof(s->buffer_note),
 			 "%u x %u KiB registered per loop, fewer to fit "
 			 "RLIMIT_MEMLOCK %s", cfg->buffers,

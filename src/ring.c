@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "ring.h"
 
@@ -11,13 +12,12 @@ static const unsigned flag_choices[] = {
 	0,
 };
 
-int ring_init(struct ring *r, unsigned entries)
+static int try_flags(struct ring *r, unsigned entries)
 {
 	struct io_uring_params p;
 	size_t i;
 	int ret = -ENOSYS;
 
-	memset(r, 0, sizeof(*r));
 	for (i = 0; i < sizeof(flag_choices) / sizeof(flag_choices[0]); i++) {
 		memset(&p, 0, sizeof(p));
 		p.flags = flag_choices[i];
@@ -29,6 +29,27 @@ int ring_init(struct ring *r, unsigned entries)
 		/* Only an unknown flag is worth another try. */
 		if (ret != -EINVAL)
 			break;
+	}
+	return ret;
+}
+
+int ring_init(struct ring *r, unsigned entries)
+{
+	const struct timespec pause = { 0, 20 * 1000 * 1000 };
+	int attempt, ret;
+
+	memset(r, 0, sizeof(*r));
+	/*
+	 * Without CAP_IPC_LOCK, ring memory counts against the user's
+	 * RLIMIT_MEMLOCK, and the kernel releases a closed ring's share
+	 * from a work queue, a little later. A run that follows another
+	 * closely can see -ENOMEM for a moment, so wait briefly and retry.
+	 */
+	for (attempt = 0; attempt < 10; attempt++) {
+		ret = try_flags(r, entries);
+		if (ret != -ENOMEM)
+			break;
+		nanosleep(&pause, NULL);
 	}
 	return ret;
 }

@@ -1,0 +1,74 @@
+#!/bin/sh
+# Command-line behaviour of metaextract: exit codes, output, options.
+# Usage: test_cli.sh PATH_TO_METAEXTRACT DATA_DIR
+set -u
+mx=$1
+data=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+
+check() {
+	# check NAME EXPECTED ACTUAL
+	if [ "$2" = "$3" ]; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		echo "FAIL: $1: expected '$2', got '$3'"
+	fi
+}
+
+printf 'hello\n' >"$work/a.txt"
+printf 'world\n' >"$work/b.txt"
+
+"$mx" -q -d sha256 "$work/a.txt" >"$work/out" 2>"$work/err"
+check "exit code, all files ok" 0 $?
+check "one record per file" 1 "$(wc -l <"$work/out")"
+check "sha256 as sha256sum prints it" \
+	"\"sha256\":\"$(sha256sum "$work/a.txt" | cut -d' ' -f1)\"" \
+	"$(grep -o '"sha256":"[0-9a-f]*"' "$work/out")"
+check "quiet run prints nothing on stderr" "" "$(cat "$work/err")"
+
+"$mx" -q "$work/a.txt" "$work/missing" >"$work/out" 2>/dev/null
+check "exit code, some files failed" 1 $?
+check "the failed file has a record" 1 \
+	"$(grep -c '"status":"error".*"stage":"stat","errno":"ENOENT"' "$work/out")"
+
+"$mx" --digest=nosuch "$work/a.txt" >/dev/null 2>"$work/err"
+check "exit code, invalid digest" 2 $?
+check "invalid digest message names the value" 1 \
+	"$(grep -c "invalid digest list 'nosuch'" "$work/err")"
+
+"$mx" >/dev/null 2>&1
+check "exit code, no path" 2 $?
+
+"$mx" --chunk-size=1000 "$work/a.txt" >/dev/null 2>&1
+check "exit code, chunk size not a multiple of 4096" 2 $?
+
+printf '%s\n%s\n' "$work/a.txt" "$work/b.txt" |
+	"$mx" -q --files-from=- >"$work/out"
+check "--files-from reads standard input" 2 "$(wc -l <"$work/out")"
+
+printf '%s\0%s\0' "$work/a.txt" "$work/b.txt" >"$work/list0"
+"$mx" -q -0 --files-from="$work/list0" -o "$work/out"
+check "-0 and -o write both records" 2 "$(wc -l <"$work/out")"
+
+"$mx" -q --digest=none --no-type "$work" >"$work/out"
+check "--digest=none leaves digests out" 0 \
+	"$(grep -c '"digests"' "$work/out")"
+
+"$mx" "$work/a.txt" >/dev/null 2>"$work/err"
+check "summary on stderr" 1 "$(grep -c '1 files: 1 ok, 0 failed' "$work/err")"
+
+"$mx" --help >"$work/out"
+check "--help exits 0" 0 $?
+for opt in --files-from --null --follow --one-file-system --digest \
+	--no-content --no-type --no-parse --max-objects --max-tags --threads \
+	--chunk-size --buffers --queue-depth --files-in-flight --output \
+	--quiet --verbose --version; do
+	check "--help documents $opt" 1 "$(grep -c -- "$opt" "$work/out")"
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
