@@ -67,7 +67,8 @@ for opt in --files-from --null --follow --one-file-system --digest \
 	--no-content --no-type --no-parse --max-objects --max-tags --threads \
 	--chunk-size --buffers --queue-depth --files-in-flight --output \
 	--quiet --verbose --version; do
-	check "--help documents $opt" 1 "$(grep -c -- "$opt" "$work/out")"
+	check "--help documents $opt" 1 \
+		"$(grep -cE -- "^ +(-[a-zA-Z0-9], )?$opt([= ]|$)" "$work/out")"
 done
 
 echo "$passed passed, $failed failed"

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -423,6 +424,8 @@ static void drop_root(void)
 		     strerror(errno));
 	cr_assert_eq(setgid(NOBODY), 0, "setgid: %s", strerror(errno));
 	cr_assert_eq(setuid(NOBODY), 0, "setuid: %s", strerror(errno));
+	/* LeakSanitizer attaches to its own process at exit. */
+	prctl(PR_SET_DUMPABLE, 1);
 }
 
 Test(engine, unreadable_file_as_unprivileged_user)
