@@ -430,23 +430,44 @@ static void chunk_failed(struct file *f, struct chunk *c, int err)
 	f->failed = true;
 }
 
+/*
+ * Accounts one completion of chunk c. Returns true when a read for the
+ * rest of the chunk is in flight again (a retry or a short read).
+ */
+static bool read_continues(struct loop *l, struct chunk *c, int res)
+{
+	struct file *f = c->file;
+	int ret;
+
+	if ((res == -EAGAIN || res == -EINTR) &&
+	    ++c->attempts < READ_ATTEMPTS_MAX) {
+		ret = submit_chunk(l, c);
+		if (ret == 0)
+			return true;
+		res = ret;
+	}
+	if (res <= 0) {
+		chunk_failed(f, c, res);
+		return false;
+	}
+	c->filled += (uint32_t)res;
+	f->content_bytes += (uint64_t)res;
+	if (c->filled == c->len)
+		return false;
+	ret = submit_chunk(l, c);
+	if (ret == 0)
+		return true;
+	chunk_failed(f, c, ret);
+	return false;
+}
+
 static void on_read(struct loop *l, struct chunk *c, int res)
 {
 	struct file *f = c->file;
 
-	if ((res == -EAGAIN || res == -EINTR) &&
-	    ++c->attempts < READ_ATTEMPTS_MAX && submit_chunk(l, c) == 0)
+	/* Once the file has failed, its remaining reads only drain. */
+	if (!f->failed && read_continues(l, c, res))
 		return;
-	if (res > 0) {
-		c->filled += (uint32_t)res;
-		f->content_bytes += (uint64_t)res;
-		if (c->filled < c->len && submit_chunk(l, c) == 0)
-			return;
-		if (c->filled < c->len)
-			chunk_failed(f, c, -EBUSY);
-	} else {
-		chunk_failed(f, c, res);
-	}
 	c->done = true;
 	f->inflight--;
 	drain(l, f);
@@ -598,6 +619,7 @@ static void run(struct loop *l)
 	struct ring_completion done[64];
 	struct task t;
 	unsigned i, n;
+	int ret;
 
 	for (;;) {
 		while (l->free_files && queue_try_pop(q, &t))
@@ -615,11 +637,11 @@ static void run(struct loop *l)
 			fail_stalled(l);
 			continue;
 		}
-		if (ring_submit_wait(&l->ring, 1) < 0) {
-			mx_log(MX_LOG_ERROR, "engine",
-			       "loop %u: io_uring_enter failed", l->id);
-			continue;
-		}
+		ret = ring_submit_wait(&l->ring, 1);
+		if (ret < 0)
+			mx_log(MX_LOG_WARN, "engine",
+			       "loop %u: io_uring_enter failed: %s", l->id,
+			       strerror(-ret));
 		do {
 			n = ring_reap(&l->ring, done, 64);
 			for (i = 0; i < n; i++)
