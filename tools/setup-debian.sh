@@ -6,13 +6,12 @@ set -eu
 cd "$(dirname "$0")/.."
 
 packages=$(grep -v '^#' tools/debian-packages.txt | tr '\n' ' ')
-missing=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' $packages \
-	2>/dev/null | awk '$1 != "ii" { print $2 }' || true)
-# dpkg-query says nothing of packages it has never seen.
+missing=""
 for p in $packages; do
-	dpkg-query -W "$p" >/dev/null 2>&1 || missing="$missing $p"
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[ "$status" = "install ok installed" ] || missing="$missing $p"
 done
-if [ -n "$(echo $missing)" ]; then
+if [ -n "$missing" ]; then
 	sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo=sudo
 	export DEBIAN_FRONTEND=noninteractive
