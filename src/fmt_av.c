@@ -669,8 +669,8 @@ static void put_chapters(struct parse_ctx *ctx, const AVFormatContext *fmt)
 		ch = fmt->chapters[i];
 		obj = val_push(a, chapters, val_object(a));
 		val_put_int(a, obj, "id", ch->id);
-		put_seconds(a, obj, "start", ch->start, ch->time_base);
-		put_seconds(a, obj, "end", ch->end, ch->time_base);
+		put_seconds(a, obj, "start_time", ch->start, ch->time_base);
+		put_seconds(a, obj, "end_time", ch->end, ch->time_base);
 		put_tags(ctx, obj, ch->metadata);
 	}
 }
