@@ -1,13 +1,16 @@
-#!/bin/sh
+#!/bin/bash
 # Builds metaextract twice, plain and with AddressSanitizer and
 # UndefinedBehaviorSanitizer, and runs the whole test suite on both.
-set -eu
+set -euo pipefail
 cd "$(dirname "$0")/.."
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 
 if [ ! -f build/build.ninja ]; then
 	meson setup build
 fi
-meson test -C build --print-errorlogs
+status=0
+meson test -C build --print-errorlogs | tee -a "$log" || status=1
 
 if [ ! -f build-asan/build.ninja ]; then
 	meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false
@@ -15,4 +18,9 @@ fi
 # Any UBSan report fails the test that caused it.
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 ASAN_OPTIONS=detect_leaks=1 \
-	meson test -C build-asan --print-errorlogs
+	meson test -C build-asan --print-errorlogs | tee -a "$log" || status=1
+
+# One closing line for both builds, counted from meson's summaries.
+awk '/^Ok:/ { ok += $2 } /^(Fail|Timeout|Unexpected Pass):/ { bad += $NF }
+	END { printf "tests: %d passed, %d failed\n", ok, bad }' "$log"
+exit "$status"
