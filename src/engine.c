@@ -302,15 +302,23 @@ static void run_parser(struct loop *l, struct file *f)
 		.warnings = val_array(a),
 	};
 	int ret = f->fmt->parse(&ctx);
+	const char *why = ctx.message[0] ? ctx.message : strerror(-ret);
 
 	if (mx_value_count(ctx.out) || ret == 0)
 		val_put(a, f->rec->root, f->fmt->name, ctx.out);
+	/*
+	 * The probe may pick a parser on weak evidence, such as libmagic
+	 * calling random bytes "audio/x-syx". A parser that then finds no
+	 * format it handles leaves a warning, not a failed file.
+	 */
+	if (ret == -EOPNOTSUPP)
+		val_push(a, ctx.warnings, val_cstring(a, arena_printf(a,
+			 "%s parser: %s", f->fmt->name, why)));
+	else if (ret < 0)
+		record_fail(f->rec, STAGE_PARSE, ret, "%s parser: %s",
+			    f->fmt->name, why);
 	if (mx_value_count(ctx.warnings))
 		val_put(a, f->rec->root, "warnings", ctx.warnings);
-	if (ret < 0)
-		record_fail(f->rec, STAGE_PARSE, ret, "%s parser: %s",
-			    f->fmt->name, ctx.message[0] ? ctx.message :
-			    strerror(-ret));
 }
 
 static void file_finish(struct loop *l, struct file *f)

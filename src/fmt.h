@@ -45,7 +45,9 @@ struct fmt_ops {
 	 * Fills ctx->out. Returns 0, or a negative errno with a sentence in
 	 * ctx->message: -EBADMSG for malformed data, -ENODATA for a file cut
 	 * short (ctx->out keeps what was read), -EIO for a failed read,
-	 * -ENOMEM. Must be safe to call from several threads at once.
+	 * -ENOMEM, or -EOPNOTSUPP when the file is not in a format the
+	 * backend handles after all (the engine records a warning, not a
+	 * failure). Must be safe to call from several threads at once.
 	 */
 	int (*parse)(struct parse_ctx *ctx);
 };
