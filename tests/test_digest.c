@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "metaextract.h"
+#include "support.h"
 
 /*
  * Expected digests of one fixture. The strings are arrays, not pointers,
@@ -443,52 +444,6 @@ static struct type_case type_cases[] = {
 	},
 };
 
-static const char *type_name(enum mx_type type)
-{
-	switch (type) {
-	case MX_NULL:
-		return "null";
-	case MX_BOOL:
-		return "bool";
-	case MX_INT:
-		return "int";
-	case MX_DOUBLE:
-		return "double";
-	case MX_STRING:
-		return "string";
-	case MX_ARRAY:
-		return "array";
-	case MX_OBJECT:
-		return "object";
-	}
-	return "unknown";
-}
-
-static void format_fixture_path(char *path, size_t size, const char *name)
-{
-	const char *dir = getenv("MX_TEST_DATA");
-	int len;
-
-	cr_assert_not_null(dir,
-		"MX_TEST_DATA is not set: it must name the tests/data directory");
-	len = snprintf(path, size, "%s/%s", dir, name);
-	cr_assert(len > 0 && (size_t)len < size,
-		  "path of fixture %s under MX_TEST_DATA is too long", name);
-}
-
-static struct mx_record *extract(const struct mx_config *cfg,
-				 const char *path)
-{
-	struct mx_record *rec = NULL;
-	int ret = mx_extract_file(cfg, path, &rec);
-
-	cr_assert_eq(ret, 0, "mx_extract_file(%s): expected 0, got %d (%s)",
-		     path, ret, strerror(-ret));
-	cr_assert_not_null(rec, "mx_extract_file(%s) returned 0 but no record",
-			   path);
-	return rec;
-}
-
 /* Settings for digests alone: every algorithm, no type, no parsing. */
 static void init_digest_config(struct mx_config *cfg)
 {
@@ -500,105 +455,64 @@ static void init_digest_config(struct mx_config *cfg)
 	cfg->parse = false;
 }
 
-static void expect_string(const struct mx_value *root, const char *label,
-			  const char *pointer, const char *expected)
-{
-	const struct mx_value *v = mx_value_get(root, pointer);
-	const char *got;
-
-	cr_assert_not_null(v, "%s: %s is missing", label, pointer);
-	cr_assert_eq(mx_value_type(v), MX_STRING,
-		     "%s: %s: expected type string, got %s", label, pointer,
-		     type_name(mx_value_type(v)));
-	got = mx_value_string(v, NULL);
-	cr_assert_str_eq(got, expected, "%s: %s: expected \"%s\", got \"%s\"",
-			 label, pointer, expected, got);
-}
-
-static void expect_size(const struct mx_value *root, const char *label,
-			long long expected)
-{
-	const struct mx_value *v = mx_value_get(root, "/size");
-
-	cr_assert_not_null(v, "%s: /size is missing", label);
-	cr_assert_eq(mx_value_type(v), MX_INT,
-		     "%s: /size: expected type int, got %s", label,
-		     type_name(mx_value_type(v)));
-	cr_assert_eq(mx_value_int(v), expected,
-		     "%s: /size: expected %lld, got %lld", label, expected,
-		     (long long)mx_value_int(v));
-}
-
-static void expect_all_digests(const struct mx_value *root, const char *label,
+/* Checks the 7 digests of MX_DIGEST_ALL against c. */
+static void expect_all_digests(const struct mx_value *root,
 			       const struct digest_case *c)
 {
-	const struct mx_value *digests = mx_value_get(root, "/digests");
-
-	cr_assert_not_null(digests, "%s: /digests is missing", label);
-	cr_assert_eq(mx_value_count(digests), 7,
-		     "%s: /digests: expected the 7 algorithms of "
-		     "MX_DIGEST_ALL, got %zu", label, mx_value_count(digests));
-	expect_string(root, label, "/digests/md5", c->md5);
-	expect_string(root, label, "/digests/sha1", c->sha1);
-	expect_string(root, label, "/digests/sha256", c->sha256);
-	expect_string(root, label, "/digests/sha512", c->sha512);
-	expect_string(root, label, "/digests/xxh64", c->xxh64);
-	expect_string(root, label, "/digests/xxh128", c->xxh128);
-	expect_string(root, label, "/digests/xxh3", c->xxh3);
+	expect_count(root, "/digests", MX_OBJECT, 7);
+	expect_string(root, "/digests/md5", c->md5);
+	expect_string(root, "/digests/sha1", c->sha1);
+	expect_string(root, "/digests/sha256", c->sha256);
+	expect_string(root, "/digests/sha512", c->sha512);
+	expect_string(root, "/digests/xxh64", c->xxh64);
+	expect_string(root, "/digests/xxh128", c->xxh128);
+	expect_string(root, "/digests/xxh3", c->xxh3);
 }
 
 ParameterizedTestParameters(digest, fixture_digests)
 {
-	size_t count = sizeof(digest_cases) / sizeof(digest_cases[0]);
-
-	return cr_make_param_array(struct digest_case, digest_cases, count);
+	return cr_make_param_array(struct digest_case, digest_cases,
+				   ARRAY_SIZE(digest_cases));
 }
 
 ParameterizedTest(struct digest_case *c, digest, fixture_digests)
 {
-	char path[4096];
 	struct mx_config cfg;
 	struct mx_record *rec;
 	const struct mx_value *root;
 
-	format_fixture_path(path, sizeof(path), c->name);
 	init_digest_config(&cfg);
-	rec = extract(&cfg, path);
+	rec = extract_fixture_config(&cfg, c->name);
 	root = mx_record_root(rec);
 
-	cr_assert_eq(mx_record_status(rec), MX_STATUS_OK,
-		     "%s: record status: expected ok, got %d", c->name,
-		     (int)mx_record_status(rec));
-	expect_size(root, c->name, c->size);
-	expect_all_digests(root, c->name, c);
+	expect_status(rec, MX_STATUS_OK);
+	expect_int(root, "/size", c->size);
+	expect_all_digests(root, c);
 	mx_record_free(rec);
 }
 
 ParameterizedTestParameters(digest, fixture_type)
 {
-	size_t count = sizeof(type_cases) / sizeof(type_cases[0]);
-
-	return cr_make_param_array(struct type_case, type_cases, count);
+	return cr_make_param_array(struct type_case, type_cases,
+				   ARRAY_SIZE(type_cases));
 }
 
 ParameterizedTest(struct type_case *c, digest, fixture_type)
 {
-	char path[4096];
 	struct mx_config cfg;
 	struct mx_record *rec;
 	const struct mx_value *root;
 
-	format_fixture_path(path, sizeof(path), c->name);
 	mx_config_init(&cfg);
 	cfg.threads = 1;
 	cfg.digests = 0;
 	cfg.identify = true;
 	cfg.parse = false;
-	rec = extract(&cfg, path);
+	rec = extract_fixture_config(&cfg, c->name);
 	root = mx_record_root(rec);
 
-	expect_string(root, c->name, "/type/mime", c->mime);
-	expect_string(root, c->name, "/type/description", c->description);
+	expect_string(root, "/type/mime", c->mime);
+	expect_string(root, "/type/description", c->description);
 	mx_record_free(rec);
 }
 
@@ -648,14 +562,13 @@ Test(digest, empty_file)
 	rec = extract(&cfg, path);
 	root = mx_record_root(rec);
 
-	cr_assert_eq(mx_record_status(rec), MX_STATUS_OK,
-		     "empty file: record status: expected ok, got %d",
-		     (int)mx_record_status(rec));
-	expect_size(root, "empty file", 0);
-	expect_all_digests(root, "empty file", &empty);
+	support_set_context("empty file");
+	expect_status(rec, MX_STATUS_OK);
+	expect_int(root, "/size", 0);
+	expect_all_digests(root, &empty);
 	/* file -b --mime-type - and file -b - with the empty file as input */
-	expect_string(root, "empty file", "/type/mime", "application/x-empty");
-	expect_string(root, "empty file", "/type/description", "empty");
+	expect_string(root, "/type/mime", "application/x-empty");
+	expect_string(root, "/type/description", "empty");
 	mx_record_free(rec);
 
 	unlink(path);
@@ -666,27 +579,24 @@ Test(digest, empty_file)
 Test(digest, kept_on_parse_error)
 {
 	const struct digest_case *c = NULL;
-	char path[4096];
 	struct mx_config cfg;
 	struct mx_record *rec;
 	size_t i;
 
-	for (i = 0; i < sizeof(digest_cases) / sizeof(digest_cases[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(digest_cases); i++) {
 		if (strcmp(digest_cases[i].name, "gen_truncated.h5") == 0)
 			c = &digest_cases[i];
 	}
 	cr_assert_not_null(c, "gen_truncated.h5 is missing from the table");
 
-	format_fixture_path(path, sizeof(path), c->name);
 	init_digest_config(&cfg);
 	cfg.identify = true;
 	cfg.parse = true;
-	rec = extract(&cfg, path);
+	rec = extract_fixture_config(&cfg, c->name);
 
-	cr_assert_eq(mx_record_status(rec), MX_STATUS_ERROR,
-		     "%s: record status: expected error (file cut short), "
-		     "got %d", c->name, (int)mx_record_status(rec));
-	expect_all_digests(mx_record_root(rec), c->name, c);
+	/* The file is cut short, so parsing it fails. */
+	expect_status(rec, MX_STATUS_ERROR);
+	expect_all_digests(mx_record_root(rec), c);
 	mx_record_free(rec);
 }
 
@@ -706,7 +616,7 @@ Test(digest, names_match_record_keys)
 	};
 	size_t i;
 
-	for (i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(expected); i++) {
 		const char *got = mx_digest_name(expected[i].bit);
 
 		cr_assert_not_null(got, "mx_digest_name(0x%x): expected \"%s\", "

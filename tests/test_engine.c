@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "metaextract.h"
+#include "support.h"
 
 /* The unprivileged account of Debian ("nobody"). */
 #define NOBODY 65534
@@ -91,17 +92,6 @@ static int64_t int_at(const struct mx_record *rec, const char *ptr)
 	return mx_value_int(v);
 }
 
-static struct mx_record *extract(const struct mx_config *cfg,
-				 const char *path)
-{
-	struct mx_record *rec = NULL;
-	int ret = mx_extract_file(cfg, path, &rec);
-
-	cr_assert_eq(ret, 0, "mx_extract_file(%s): %s", path, strerror(-ret));
-	cr_assert_not_null(rec);
-	return rec;
-}
-
 Test(engine, empty_file)
 {
 	struct mx_config cfg;
@@ -153,7 +143,7 @@ Test(engine, digests_across_chunks)
 	size_t i;
 
 	write_pattern(path_in("pattern"));
-	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(shapes); i++) {
 		struct mx_record *rec;
 
 		mx_config_init(&cfg);
@@ -336,6 +326,20 @@ static int find_seen(const struct seen *seen, const char *path)
 	return -1;
 }
 
+/* Checks that the record of dir/name failed at stage with errno_name. */
+static void expect_seen_error(const struct seen *seen, const char *name,
+			      const char *stage, const char *errno_name)
+{
+	int i = find_seen(seen, path_in(name));
+
+	cr_assert_str_eq(seen->stage[i], stage,
+			 "%s: /error/stage: expected \"%s\", got \"%s\"", name,
+			 stage, seen->stage[i]);
+	cr_assert_str_eq(seen->errno_name[i], errno_name,
+			 "%s: /error/errno: expected \"%s\", got \"%s\"", name,
+			 errno_name, seen->errno_name[i]);
+}
+
 static void run_batch(struct mx_config *cfg, struct seen *seen,
 		      struct mx_summary *sum)
 {
@@ -383,9 +387,7 @@ Test(engine, walk_rules_for_links_and_special_files)
 	cr_assert_eq(seen.count, 6);
 	cr_assert_eq(sum.files_ok, 2, "a.txt, and again through link");
 	cr_assert_eq(sum.files_failed, 3);
-	i = find_seen(&seen, path_in("loop1"));
-	cr_assert_str_eq(seen.errno_name[i], "ELOOP");
-	cr_assert_str_eq(seen.stage[i], "stat");
+	expect_seen_error(&seen, "loop1", "stat", "ELOOP");
 	i = find_seen(&seen, path_in("dangling"));
 	cr_assert_str_eq(seen.errno_name[i], "ENOENT");
 	i = find_seen(&seen, path_in("link"));
@@ -397,7 +399,6 @@ Test(engine, directory_loop_with_follow)
 	struct mx_config cfg;
 	struct mx_summary sum;
 	struct seen seen;
-	int i;
 
 	cr_assert_eq(mkdir(path_in("sub"), 0755), 0);
 	write_file(path_in("sub/f"), "x", 1);
@@ -406,9 +407,7 @@ Test(engine, directory_loop_with_follow)
 	cfg.follow_symlinks = true;
 	run_batch(&cfg, &seen, &sum);
 	cr_assert_eq(seen.count, 2, "sub/f once, and the loop");
-	i = find_seen(&seen, path_in("sub/up"));
-	cr_assert_str_eq(seen.stage[i], "walk");
-	cr_assert_str_eq(seen.errno_name[i], "ELOOP");
+	expect_seen_error(&seen, "sub/up", "walk", "ELOOP");
 	cr_assert_eq(sum.files_failed, 1);
 }
 
@@ -443,12 +442,8 @@ Test(engine, unreadable_file_as_unprivileged_user)
 	mx_config_init(&cfg);
 	run_batch(&cfg, &seen, &sum);
 	cr_assert_eq(seen.count, 3);
-	i = find_seen(&seen, path_in("secret"));
-	cr_assert_str_eq(seen.stage[i], "open");
-	cr_assert_str_eq(seen.errno_name[i], "EACCES");
-	i = find_seen(&seen, path_in("closed"));
-	cr_assert_str_eq(seen.stage[i], "open");
-	cr_assert_str_eq(seen.errno_name[i], "EACCES");
+	expect_seen_error(&seen, "secret", "open", "EACCES");
+	expect_seen_error(&seen, "closed", "open", "EACCES");
 	i = find_seen(&seen, path_in("public"));
 	cr_assert_str_eq(seen.status[i], "ok");
 	cr_assert_eq(sum.files_failed, 2);

@@ -26,132 +26,13 @@
  */
 #include <criterion/criterion.h>
 #include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "metaextract.h"
+#include "support.h"
 
 /* Marks an unlimited dimension (null) in an expected max_shape. */
 #define UNLIMITED (-1)
-
-/* Fixture, object and attribute being checked, for assertion messages. */
-static char where[512];
-static const char *fixture = "";
-
-static const char *type_name(enum mx_type type)
-{
-	switch (type) {
-	case MX_NULL:
-		return "null";
-	case MX_BOOL:
-		return "bool";
-	case MX_INT:
-		return "int";
-	case MX_DOUBLE:
-		return "double";
-	case MX_STRING:
-		return "string";
-	case MX_ARRAY:
-		return "array";
-	case MX_OBJECT:
-		return "object";
-	}
-	return "unknown";
-}
-
-/* Extracts tests/data/NAME with identification and parsing on. */
-static struct mx_record *extract_fixture(const char *name)
-{
-	const char *dir = getenv("MX_TEST_DATA");
-	char path[4096];
-	struct mx_config cfg;
-	struct mx_record *rec = NULL;
-	int len;
-	int ret;
-
-	fixture = name;
-	snprintf(where, sizeof(where), "%s", name);
-	cr_assert_not_null(dir,
-		"MX_TEST_DATA is not set: it must name the tests/data directory");
-	len = snprintf(path, sizeof(path), "%s/%s", dir, name);
-	cr_assert(len > 0 && (size_t)len < sizeof(path),
-		  "path of fixture %s under MX_TEST_DATA is too long", name);
-
-	mx_config_init(&cfg);
-	cfg.threads = 1;
-	cfg.digests = 0;
-	cfg.identify = true;
-	cfg.parse = true;
-
-	ret = mx_extract_file(&cfg, path, &rec);
-	cr_assert_eq(ret, 0, "mx_extract_file(%s): expected 0, got %d (%s)",
-		     path, ret, strerror(-ret));
-	cr_assert_not_null(rec, "mx_extract_file(%s) returned 0 but no record",
-			   path);
-	return rec;
-}
-
-static const struct mx_value *get_typed(const struct mx_value *v,
-					const char *pointer, enum mx_type type)
-{
-	const struct mx_value *found = mx_value_get(v, pointer);
-
-	cr_assert_not_null(found, "%s: %s is missing", where, pointer);
-	cr_assert_eq(mx_value_type(found), type,
-		     "%s: %s: expected type %s, got %s", where, pointer,
-		     type_name(type), type_name(mx_value_type(found)));
-	return found;
-}
-
-static void expect_string(const struct mx_value *v, const char *pointer,
-			  const char *expected)
-{
-	const struct mx_value *found = get_typed(v, pointer, MX_STRING);
-	const char *got = mx_value_string(found, NULL);
-
-	cr_assert_str_eq(got, expected, "%s: %s: expected \"%s\", got \"%s\"",
-			 where, pointer, expected, got);
-}
-
-static void expect_int(const struct mx_value *v, const char *pointer,
-		       int64_t expected)
-{
-	const struct mx_value *found = get_typed(v, pointer, MX_INT);
-	int64_t got = mx_value_int(found);
-
-	cr_assert_eq(got, expected, "%s: %s: expected %lld, got %lld", where,
-		     pointer, (long long)expected, (long long)got);
-}
-
-static void expect_bool(const struct mx_value *v, const char *pointer,
-			bool expected)
-{
-	const struct mx_value *found = get_typed(v, pointer, MX_BOOL);
-
-	cr_assert_eq(mx_value_bool(found), expected,
-		     "%s: %s: expected %s, got %s", where, pointer,
-		     expected ? "true" : "false",
-		     mx_value_bool(found) ? "true" : "false");
-}
-
-static void expect_absent(const struct mx_value *v, const char *pointer)
-{
-	const struct mx_value *found = mx_value_get(v, pointer);
-
-	cr_assert_null(found, "%s: %s: expected no value, got one of type %s",
-		       where, pointer,
-		       found ? type_name(mx_value_type(found)) : "");
-}
-
-static void expect_status(const struct mx_record *rec,
-			  enum mx_status expected)
-{
-	enum mx_status got = mx_record_status(rec);
-
-	cr_assert_eq(got, expected, "%s: record status: expected %d, got %d",
-		     fixture, (int)expected, (int)got);
-}
 
 /*
  * Checks an array of dimensions, where UNLIMITED in expected means null.
@@ -160,6 +41,7 @@ static void expect_status(const struct mx_record *rec,
 static void expect_dims(const struct mx_value *v, const char *pointer,
 			const int64_t *expected, size_t n)
 {
+	const char *where = support_context();
 	const struct mx_value *dims = get_typed(v, pointer, MX_ARRAY);
 	size_t i;
 
@@ -200,13 +82,14 @@ static const struct mx_value *find_object(const struct mx_value *root,
 			mx_value_string(mx_value_get(entry, "/path"), NULL);
 
 		if (entry_path && strcmp(entry_path, path) == 0) {
-			snprintf(where, sizeof(where), "%s object %s", fixture,
-				 path);
+			support_set_context("%s object %s", support_fixture(),
+					    path);
 			return entry;
 		}
 	}
 	cr_assert_fail("%s: /hdf5/objects: no entry with path \"%s\" among "
-		       "%zu entries", fixture, path, mx_value_count(objects));
+		       "%zu entries", support_fixture(), path,
+		       mx_value_count(objects));
 	return NULL;
 }
 
@@ -214,26 +97,29 @@ static const struct mx_value *find_object(const struct mx_value *root,
 static const struct mx_value *find_attribute(const struct mx_value *object,
 					     const char *name)
 {
-	const struct mx_value *attributes =
-		get_typed(object, "/attributes", MX_ARRAY);
 	const char *object_path =
 		mx_value_string(mx_value_get(object, "/path"), NULL);
+	const struct mx_value *attributes;
 	size_t i;
 
+	if (!object_path)
+		object_path = "?";
+	support_set_context("%s object %s", support_fixture(), object_path);
+	attributes = get_typed(object, "/attributes", MX_ARRAY);
 	for (i = 0; i < mx_value_count(attributes); i++) {
 		const struct mx_value *item = mx_value_item(attributes, i, NULL);
 		const char *key =
 			mx_value_string(mx_value_get(item, "/name"), NULL);
 
 		if (key && strcmp(key, name) == 0) {
-			snprintf(where, sizeof(where),
-				 "%s object %s attribute %s", fixture,
-				 object_path ? object_path : "?", name);
+			support_set_context("%s object %s attribute %s",
+					    support_fixture(), object_path,
+					    name);
 			return item;
 		}
 	}
 	cr_assert_fail("%s: /attributes: no attribute \"%s\" among %zu",
-		       where, name, mx_value_count(attributes));
+		       support_context(), name, mx_value_count(attributes));
 	return NULL;
 }
 
@@ -258,6 +144,7 @@ static size_t collect_leaves(const struct mx_value *v,
 static void expect_int_values(const struct mx_value *attribute,
 			      const int64_t *expected, size_t n)
 {
+	const char *where = support_context();
 	const struct mx_value *leaves[64];
 	const struct mx_value *value = mx_value_get(attribute, "/value");
 	size_t count;
@@ -286,6 +173,7 @@ static void expect_int_values(const struct mx_value *attribute,
 static void expect_double_values(const struct mx_value *attribute,
 				 const double *expected, size_t n)
 {
+	const char *where = support_context();
 	const struct mx_value *leaves[64];
 	const struct mx_value *value = mx_value_get(attribute, "/value");
 	size_t count;
@@ -316,6 +204,7 @@ static void expect_null(const struct mx_value *v, const char *pointer)
 /* h5dump prints FILTERS { NONE }: an empty list, or no list at all. */
 static void expect_no_filters(const struct mx_value *object)
 {
+	const char *where = support_context();
 	const struct mx_value *filters = mx_value_get(object, "/filters");
 
 	if (!filters)
@@ -328,13 +217,34 @@ static void expect_no_filters(const struct mx_value *object)
 		     mx_value_count(filters));
 }
 
+/* Checks the soft link at path, which must point to target. */
+static void expect_soft_link(const struct mx_value *root, const char *path,
+			     const char *target)
+{
+	const struct mx_value *link = find_object(root, path);
+
+	expect_string(link, "/kind", "soft_link");
+	expect_string(link, "/target", target);
+}
+
+/* Checks the external link at path, which must name file and target. */
+static void expect_external_link(const struct mx_value *root,
+				 const char *path, const char *file,
+				 const char *target)
+{
+	const struct mx_value *link = find_object(root, path);
+
+	expect_string(link, "/kind", "external_link");
+	expect_string(link, "/file", file);
+	expect_string(link, "/target", target);
+}
+
 /* hdf5-json data/hdf5/tall.h5 */
 
 Test(hdf5, tall_superblock_and_status)
 {
 	struct mx_record *rec = extract_fixture("hdf5json_tall.h5");
 	const struct mx_value *root = mx_record_root(rec);
-	const struct mx_value *objects;
 
 	/* The dangling soft link and external link are no error. */
 	expect_status(rec, MX_STATUS_OK);
@@ -345,10 +255,7 @@ Test(hdf5, tall_superblock_and_status)
 	expect_int(root, "/hdf5/superblock_version", 0);
 
 	/* The root group, 5 more groups, 4 datasets and 2 links. */
-	objects = get_typed(root, "/hdf5/objects", MX_ARRAY);
-	cr_assert_eq(mx_value_count(objects), 12,
-		     "%s: /hdf5/objects: expected 12 entries, got %zu",
-		     fixture, mx_value_count(objects));
+	expect_count(root, "/hdf5/objects", MX_ARRAY, 12);
 	expect_int(root, "/hdf5/objects_listed", 12);
 	expect_bool(root, "/hdf5/objects_limit_reached", false);
 	mx_record_free(rec);
@@ -377,7 +284,7 @@ Test(hdf5, tall_object_kinds)
 	const struct mx_value *root = mx_record_root(rec);
 	size_t i;
 
-	for (i = 0; i < sizeof(expected) / sizeof(expected[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(expected); i++) {
 		const struct mx_value *object =
 			find_object(root, expected[i].path);
 
@@ -495,19 +402,13 @@ Test(hdf5, tall_links)
 {
 	struct mx_record *rec = extract_fixture("hdf5json_tall.h5");
 	const struct mx_value *root = mx_record_root(rec);
-	const struct mx_value *link;
 
 	/* SOFTLINK "slink" { LINKTARGET "somevalue" } */
-	link = find_object(root, "/g1/g1.2/g1.2.1/slink");
-	expect_string(link, "/kind", "soft_link");
-	expect_string(link, "/target", "somevalue");
+	expect_soft_link(root, "/g1/g1.2/g1.2.1/slink", "somevalue");
 
 	/* EXTERNAL_LINK "extlink" { TARGETFILE "somefile" TARGETPATH
 	 * "somepath" } */
-	link = find_object(root, "/g1/g1.2/extlink");
-	expect_string(link, "/kind", "external_link");
-	expect_string(link, "/file", "somefile");
-	expect_string(link, "/target", "somepath");
+	expect_external_link(root, "/g1/g1.2/extlink", "somefile", "somepath");
 	mx_record_free(rec);
 }
 
@@ -534,9 +435,7 @@ Test(hdf5, userblock_superblock_v3)
 	expect_int(root, "/hdf5/superblock_version", 3);
 
 	/* GROUP "/" { }: the root group alone. */
-	cr_assert_eq(mx_value_count(get_typed(root, "/hdf5/objects", MX_ARRAY)),
-		     1, "%s: /hdf5/objects: expected only the root group",
-		     fixture);
+	expect_count(root, "/hdf5/objects", MX_ARRAY, 1);
 	group = find_object(root, "/");
 	expect_string(group, "/kind", "group");
 	expect_bool(root, "/hdf5/objects_limit_reached", false);
@@ -573,8 +472,8 @@ Test(hdf5, chunked_dataset_layout)
 	expect_dims(dataset, "/chunk_shape", chunk_shape, 2);
 	expect_int(dataset, "/storage_size", 126);
 
-	cr_assert_eq(mx_value_count(get_typed(dataset, "/filters", MX_ARRAY)),
-		     2, "%s: /filters: expected shuffle and deflate", where);
+	/* The pipeline runs shuffle, then deflate. */
+	expect_count(dataset, "/filters", MX_ARRAY, 2);
 	/* H5Z_FILTER_SHUFFLE is 2, and its parameter is the element size. */
 	expect_int(dataset, "/filters/0/id", 2);
 	expect_string(dataset, "/filters/0/name", "shuffle");
@@ -672,9 +571,8 @@ Test(hdf5, compound_members)
 	expect_string(dataset, "/layout", "contiguous");
 	expect_int(dataset, "/storage_size", 60);
 
-	cr_assert_eq(mx_value_count(get_typed(dataset, "/type/members",
-					      MX_ARRAY)),
-		     3, "%s: /type/members: expected id, x and name", where);
+	/* The members are id, x and name. */
+	expect_count(dataset, "/type/members", MX_ARRAY, 3);
 	expect_string(dataset, "/type/members/0/name", "id");
 	expect_int(dataset, "/type/members/0/offset", 0);
 	expect_string(dataset, "/type/members/0/type/dtype", "<i4");
@@ -773,22 +671,16 @@ Test(hdf5, types_links)
 {
 	struct mx_record *rec = extract_fixture("gen_types.h5");
 	const struct mx_value *root = mx_record_root(rec);
-	const struct mx_value *link;
 
 	expect_status(rec, MX_STATUS_OK);
 	expect_absent(root, "/error");
 
 	/* SOFTLINK "soft" { LINKTARGET "/table" } */
-	link = find_object(root, "/soft");
-	expect_string(link, "/kind", "soft_link");
-	expect_string(link, "/target", "/table");
+	expect_soft_link(root, "/soft", "/table");
 
 	/* EXTERNAL_LINK "external" { TARGETFILE "other.h5" TARGETPATH
 	 * "/data" } */
-	link = find_object(root, "/external");
-	expect_string(link, "/kind", "external_link");
-	expect_string(link, "/file", "other.h5");
-	expect_string(link, "/target", "/data");
+	expect_external_link(root, "/external", "other.h5", "/data");
 	mx_record_free(rec);
 }
 

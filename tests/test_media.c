@@ -13,101 +13,13 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "metaextract.h"
+#include "support.h"
 
 /* ffprobe prints seconds with six decimals, so that is all we can compare. */
 #define SECONDS_TOLERANCE 1e-6
-
-/* Fixture of the running test, for assertion messages. */
-static const char *fixture = "";
-
-static const char *type_name(enum mx_type type)
-{
-	switch (type) {
-	case MX_NULL:
-		return "null";
-	case MX_BOOL:
-		return "bool";
-	case MX_INT:
-		return "int";
-	case MX_DOUBLE:
-		return "double";
-	case MX_STRING:
-		return "string";
-	case MX_ARRAY:
-		return "array";
-	case MX_OBJECT:
-		return "object";
-	}
-	return "unknown";
-}
-
-/* Extracts tests/data/NAME with format parsing on and digests off. */
-static struct mx_record *extract_fixture(const char *name)
-{
-	const char *dir = getenv("MX_TEST_DATA");
-	char path[4096];
-	struct mx_config cfg;
-	struct mx_record *rec = NULL;
-	int len;
-	int ret;
-
-	fixture = name;
-	cr_assert_not_null(dir,
-		"MX_TEST_DATA is not set: it must name the tests/data directory");
-	len = snprintf(path, sizeof(path), "%s/%s", dir, name);
-	cr_assert(len > 0 && (size_t)len < sizeof(path),
-		  "path of fixture %s under MX_TEST_DATA is too long", name);
-
-	mx_config_init(&cfg);
-	cfg.threads = 1;
-	cfg.digests = 0;
-	cfg.identify = true;
-	cfg.parse = true;
-
-	ret = mx_extract_file(&cfg, path, &rec);
-	cr_assert_eq(ret, 0, "mx_extract_file(%s): expected 0, got %d (%s)",
-		     path, ret, strerror(-ret));
-	cr_assert_not_null(rec, "mx_extract_file(%s) returned 0 but no record",
-			   path);
-	return rec;
-}
-
-static const struct mx_value *get_typed(const struct mx_value *root,
-					const char *pointer, enum mx_type type)
-{
-	const struct mx_value *v = mx_value_get(root, pointer);
-
-	cr_assert_not_null(v, "%s: %s is missing", fixture, pointer);
-	cr_assert_eq(mx_value_type(v), type, "%s: %s: expected type %s, got %s",
-		     fixture, pointer, type_name(type),
-		     type_name(mx_value_type(v)));
-	return v;
-}
-
-static void expect_string(const struct mx_value *root, const char *pointer,
-			  const char *expected)
-{
-	const struct mx_value *v = get_typed(root, pointer, MX_STRING);
-	const char *got = mx_value_string(v, NULL);
-
-	cr_assert_str_eq(got, expected, "%s: %s: expected \"%s\", got \"%s\"",
-			 fixture, pointer, expected, got);
-}
-
-static void expect_int(const struct mx_value *root, const char *pointer,
-		       int64_t expected)
-{
-	const struct mx_value *v = get_typed(root, pointer, MX_INT);
-	int64_t got = mx_value_int(v);
-
-	cr_assert_eq(got, expected, "%s: %s: expected %lld, got %lld", fixture,
-		     pointer, (long long)expected, (long long)got);
-}
 
 /* Accepts an int or a double, because 1.0 s may be stored either way. */
 static void expect_seconds(const struct mx_value *root, const char *pointer,
@@ -116,42 +28,14 @@ static void expect_seconds(const struct mx_value *root, const char *pointer,
 	const struct mx_value *v = mx_value_get(root, pointer);
 	double got;
 
-	cr_assert_not_null(v, "%s: %s is missing", fixture, pointer);
+	cr_assert_not_null(v, "%s: %s is missing", support_context(), pointer);
 	cr_assert(mx_value_type(v) == MX_DOUBLE || mx_value_type(v) == MX_INT,
-		  "%s: %s: expected a number of seconds, got type %s", fixture,
-		  pointer, type_name(mx_value_type(v)));
+		  "%s: %s: expected a number of seconds, got type %s",
+		  support_context(), pointer, type_name(mx_value_type(v)));
 	got = mx_value_double(v);
 	cr_assert(fabs(got - expected) <= SECONDS_TOLERANCE,
-		  "%s: %s: expected %.6f s (within %g), got %.9f", fixture,
-		  pointer, expected, SECONDS_TOLERANCE, got);
-}
-
-static void expect_bool(const struct mx_value *root, const char *pointer,
-			bool expected)
-{
-	const struct mx_value *v = get_typed(root, pointer, MX_BOOL);
-
-	cr_assert_eq(mx_value_bool(v), expected, "%s: %s: expected %s, got %s",
-		     fixture, pointer, expected ? "true" : "false",
-		     mx_value_bool(v) ? "true" : "false");
-}
-
-static void expect_count(const struct mx_value *root, const char *pointer,
-			 enum mx_type type, size_t expected)
-{
-	const struct mx_value *v = get_typed(root, pointer, type);
-
-	cr_assert_eq(mx_value_count(v), expected,
-		     "%s: %s: expected %zu entries, got %zu", fixture, pointer,
-		     expected, mx_value_count(v));
-}
-
-static void expect_absent(const struct mx_value *root, const char *pointer)
-{
-	const struct mx_value *v = mx_value_get(root, pointer);
-
-	cr_assert_null(v, "%s: %s: expected no value, got one of type %s",
-		       fixture, pointer, v ? type_name(mx_value_type(v)) : "");
+		  "%s: %s: expected %.6f s (within %g), got %.9f",
+		  support_context(), pointer, expected, SECONDS_TOLERANCE, got);
 }
 
 /* For fields that ffprobe leaves out because the value is unknown. */
@@ -163,8 +47,8 @@ static void expect_absent_or_null(const struct mx_value *root,
 	if (!v)
 		return;
 	cr_assert_eq(mx_value_type(v), MX_NULL,
-		     "%s: %s: expected no value or null, got type %s", fixture,
-		     pointer, type_name(mx_value_type(v)));
+		     "%s: %s: expected no value or null, got type %s",
+		     support_context(), pointer, type_name(mx_value_type(v)));
 }
 
 static void expect_array_has_string(const struct mx_value *root,
@@ -181,17 +65,8 @@ static void expect_array_has_string(const struct mx_value *root,
 			return;
 	}
 	cr_assert_fail("%s: %s: expected an element \"%s\", none found among "
-		       "%zu elements", fixture, pointer, expected,
+		       "%zu elements", support_context(), pointer, expected,
 		       mx_value_count(array));
-}
-
-static void expect_status(const struct mx_record *rec,
-			  enum mx_status expected)
-{
-	enum mx_status got = mx_record_status(rec);
-
-	cr_assert_eq(got, expected, "%s: record status: expected %d, got %d",
-		     fixture, (int)expected, (int)got);
 }
 
 /* A complete file: status ok, no error object, not flagged as truncated. */
@@ -219,7 +94,7 @@ static void expect_truncated(const struct mx_record *rec)
 	message = get_typed(root, "/error/message", MX_STRING);
 	cr_assert_gt(strlen(mx_value_string(message, NULL)), 0,
 		     "%s: /error/message: expected a sentence, got \"\"",
-		     fixture);
+		     support_context());
 	expect_bool(root, "/media/truncated", true);
 }
 
@@ -384,43 +259,43 @@ static void expect_generated_mp4_streams(const struct mx_value *root)
 	expect_string(root, "/media/streams/1/channel_layout", "mono");
 }
 
-Test(media, mp4_moov_at_end)
+/*
+ * Extracts the generated MP4 file name and checks its state with
+ * expect_state (expect_complete or expect_truncated), its streams and its
+ * bit rate.
+ */
+static void check_generated_mp4(const char *name,
+				void (*expect_state)(const struct mx_record *),
+				int64_t bit_rate)
 {
-	struct mx_record *rec = extract_fixture("gen_moov_end.mp4");
+	struct mx_record *rec = extract_fixture(name);
 	const struct mx_value *root = mx_record_root(rec);
 
-	expect_complete(rec);
+	expect_state(rec);
 	expect_generated_mp4_streams(root);
-	expect_int(root, "/media/bit_rate", 78032);
+	expect_int(root, "/media/bit_rate", bit_rate);
 	mx_record_free(rec);
+}
+
+Test(media, mp4_moov_at_end)
+{
+	check_generated_mp4("gen_moov_end.mp4", expect_complete, 78032);
 }
 
 Test(media, mp4_moov_at_start)
 {
-	struct mx_record *rec = extract_fixture("gen_faststart.mp4");
-	const struct mx_value *root = mx_record_root(rec);
-
-	expect_complete(rec);
-	expect_generated_mp4_streams(root);
-	expect_int(root, "/media/bit_rate", 78032);
-	mx_record_free(rec);
+	check_generated_mp4("gen_faststart.mp4", expect_complete, 78032);
 }
 
 /*
  * ffprobe reads this file without a message, because the packets it probes
  * lie before the cut. The record must still flag it: the mdat box declares
- * 8091 bytes and the file ends 4049 bytes into it.
+ * 8091 bytes and the file ends 4049 bytes into it. ffprobe derives the bit
+ * rate from the size: 5712 bytes * 8 / 1.0 s.
  */
 Test(media, mp4_cut_inside_mdat)
 {
-	struct mx_record *rec = extract_fixture("gen_truncated.mp4");
-	const struct mx_value *root = mx_record_root(rec);
-
-	expect_truncated(rec);
-	expect_generated_mp4_streams(root);
-	/* ffprobe derives it from the size: 5712 bytes * 8 / 1.0 s. */
-	expect_int(root, "/media/bit_rate", 45696);
-	mx_record_free(rec);
+	check_generated_mp4("gen_truncated.mp4", expect_truncated, 45696);
 }
 
 /* mutagen tests/data/truncated-64bit.mp4, cut inside a 64-bit mdat box. */
@@ -595,8 +470,8 @@ Test(media, flac_huge_comment_count)
 	enum mx_status status = mx_record_status(rec);
 
 	cr_assert(status == MX_STATUS_OK || status == MX_STATUS_ERROR,
-		  "%s: record status: expected ok or error, got %d", fixture,
-		  (int)status);
+		  "%s: record status: expected ok or error, got %d",
+		  support_context(), (int)status);
 	if (status == MX_STATUS_OK) {
 		expect_int(root, "/media/streams/0/sample_rate", 44100);
 		expect_int(root, "/media/streams/0/channels", 2);
@@ -624,5 +499,24 @@ Test(media, text_has_no_media)
 
 	expect_status(rec, MX_STATUS_OK);
 	expect_absent(root, "/media");
+	mx_record_free(rec);
+}
+
+/*
+ * libmagic calls this MIDI message audio/x-syx (file -b --mime-type), so
+ * the media parser runs, finds no demuxer, and leaves only a warning.
+ */
+Test(media, audio_mime_without_demuxer)
+{
+	struct mx_record *rec = extract_fixture("gen_sysex.syx");
+	const struct mx_value *root = mx_record_root(rec);
+
+	expect_status(rec, MX_STATUS_OK);
+	expect_string(root, "/type/mime", "audio/x-syx");
+	expect_absent(root, "/media");
+	expect_absent(root, "/error");
+	expect_count(root, "/warnings", MX_ARRAY, 1);
+	expect_string(root, "/warnings/0", "media parser: no libavformat "
+		      "demuxer recognises this data");
 	mx_record_free(rec);
 }
