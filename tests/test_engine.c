@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -409,6 +411,42 @@ Test(engine, directory_loop_with_follow)
 	cr_assert_eq(seen.count, 2, "sub/f once, and the loop");
 	expect_seen_error(&seen, "sub/up", "walk", "ELOOP");
 	cr_assert_eq(sum.files_failed, 1);
+}
+
+/*
+ * Mounts a tmpfs at dir/mnt in a mount namespace of this test's own, so
+ * the mount ends with the process. Skips without CAP_SYS_ADMIN.
+ */
+static void mount_tmpfs(void)
+{
+	if (unshare(CLONE_NEWNS) < 0)
+		cr_skip_test("unshare(CLONE_NEWNS): %s", strerror(errno));
+	cr_assert_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0,
+		     "making mounts private: %s", strerror(errno));
+	cr_assert_eq(mkdir(path_in("mnt"), 0755), 0);
+	cr_assert_eq(mount("none", path_in("mnt"), "tmpfs", 0, NULL), 0,
+		     "mount tmpfs: %s", strerror(errno));
+}
+
+Test(engine, one_file_system_stays_on_device)
+{
+	struct mx_config cfg;
+	struct mx_summary sum;
+	struct seen seen;
+
+	mount_tmpfs();
+	write_file(path_in("here"), "h", 1);
+	write_file(path_in("mnt/there"), "t", 1);
+	mx_config_init(&cfg);
+	run_batch(&cfg, &seen, &sum);
+	cr_assert_eq(seen.count, 2, "without -x both files are read");
+	find_seen(&seen, path_in("mnt/there"));
+
+	cfg.one_file_system = true;
+	run_batch(&cfg, &seen, &sum);
+	cr_assert_eq(seen.count, 1, "with -x only the file on dir's device");
+	cr_assert_str_eq(seen.path[0], path_in("here"));
+	cr_assert_eq(umount2(path_in("mnt"), MNT_DETACH), 0);
 }
 
 /*
