@@ -366,7 +366,11 @@ static void issue_reads(struct loop *l, struct file *f)
 {
 	const struct mx_config *cfg = &l->batch->cfg;
 
-	while (!f->failed && f->inflight < cfg->queue_depth &&
+	/*
+	 * The window holds chunks in flight and chunks done but waiting for
+	 * an earlier one, so its fill (not the reads in flight) is the bound.
+	 */
+	while (!f->failed && f->win_count < cfg->queue_depth &&
 	       f->next_read < f->read_end && l->free_chunks) {
 		struct chunk *c = l->free_chunks;
 		uint64_t left = f->read_end - f->next_read;

@@ -160,6 +160,50 @@ Test(engine, digests_across_chunks)
 	}
 }
 
+/*
+ * Evicts the file from the page cache, then caches every other 64 KiB
+ * chunk, so reads of the cached chunks finish before reads of the chunks
+ * in front of them.
+ */
+static void cache_odd_chunks(const char *path)
+{
+	unsigned char buf[65536];
+	off_t off;
+	int fd = open(path, O_RDONLY);
+
+	cr_assert_geq(fd, 0, "open %s: %s", path, strerror(errno));
+	cr_assert_eq(fdatasync(fd), 0);
+	cr_assert_eq(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	for (off = 65536; pread(fd, buf, sizeof(buf), off) > 0; off += 131072)
+		;
+	close(fd);
+}
+
+Test(engine, digests_with_reads_out_of_order)
+{
+	struct mx_config cfg;
+	int round;
+
+	write_pattern(path_in("pattern"));
+	mx_config_init(&cfg);
+	cfg.digests = MX_DIGEST_SHA256 | MX_DIGEST_MD5 | MX_DIGEST_XXH128;
+	cfg.chunk_size = 65536;
+	cfg.buffers = 8;
+	cfg.queue_depth = 4;
+	for (round = 0; round < 5; round++) {
+		struct mx_record *rec;
+
+		cache_odd_chunks(path_in("pattern"));
+		rec = extract(&cfg, path_in("pattern"));
+		check_pattern_digests(rec);
+		cr_assert_str_eq(str_at(rec, "/type/mime"),
+				 "application/octet-stream",
+				 "the first chunk is identified, round %d",
+				 round);
+		mx_record_free(rec);
+	}
+}
+
 Test(engine, sparse_file_past_4_gib)
 {
 	const char tail[] = "tail data near the end";
