@@ -169,6 +169,7 @@ struct mx_summary {
 	uint32_t chunk_size;
 	unsigned buffers;		/* per loop, after fitting the limits */
 	bool registered_buffers;	/* false: plain reads, see buffer_note */
+	bool cancelled;			/* mx_batch_cancel() was called */
 	char buffer_note[160];		/* why buffers are as they are */
 };
 
@@ -186,9 +187,19 @@ MX_API int mx_batch_new(const struct mx_config *cfg, mx_record_fn fn,
  * Adds a file, or a directory tree walked by the rules of cfg, from the
  * calling thread. Blocks while the queue to the loops is full. Problems
  * with single entries become records; the return value is 0, or a
- * negative errno when the batch can take no more paths.
+ * negative errno when the batch can take no more paths (-ECANCELED after
+ * mx_batch_cancel()).
  */
 MX_API int mx_batch_add(struct mx_batch *b, const char *path);
+
+/*
+ * Stops the batch early, from any thread, the record callback included
+ * (but not from a signal handler: it takes a lock). Paths not yet started
+ * get no record; files being read get an error record with ECANCELED.
+ * mx_batch_add() then returns -ECANCELED, and mx_batch_finish() must
+ * still be called.
+ */
+MX_API void mx_batch_cancel(struct mx_batch *b);
 
 /*
  * Waits until every added path has its record, stops the loops, fills

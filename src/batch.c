@@ -292,9 +292,26 @@ int mx_batch_new(const struct mx_config *cfg, mx_record_fn fn, void *arg,
 	return 0;
 }
 
+static bool is_cancelled(struct mx_batch *b)
+{
+	return atomic_load(&b->cancelled);
+}
+
 int mx_batch_add(struct mx_batch *b, const char *path)
 {
-	return walk_path(b, path);
+	int ret;
+
+	if (is_cancelled(b))
+		return -ECANCELED;
+	ret = walk_path(b, path);
+	return ret < 0 && is_cancelled(b) ? -ECANCELED : ret;
+}
+
+void mx_batch_cancel(struct mx_batch *b)
+{
+	atomic_store(&b->cancelled, true);
+	/* Wakes a walker blocked on a full queue and loops waiting for work. */
+	queue_close(&b->queue);
 }
 
 int mx_batch_finish(struct mx_batch *b, struct mx_summary *sum)
@@ -306,6 +323,7 @@ int mx_batch_finish(struct mx_batch *b, struct mx_summary *sum)
 	b->sum.seconds = (double)(now.tv_sec - b->t_start.tv_sec) +
 			 (double)(now.tv_nsec - b->t_start.tv_nsec) / 1e9;
 	b->sum.threads = b->nloops;
+	b->sum.cancelled = is_cancelled(b);
 	b->sum.chunk_size = b->cfg.chunk_size;
 	b->sum.buffers = b->cfg.buffers;
 	if (sum)

@@ -112,6 +112,12 @@ struct loop {
 	uint64_t bytes_read;
 };
 
+static bool cancelled(const struct loop *l)
+{
+	return atomic_load_explicit(&l->batch->cancelled,
+				    memory_order_relaxed);
+}
+
 static double elapsed(const struct timespec *since)
 {
 	struct timespec now;
@@ -518,7 +524,12 @@ static void on_statx(struct loop *l, struct file *f, int res)
 	if (!cfg->content && f->read_end > cfg->chunk_size)
 		f->read_end = cfg->chunk_size;
 	f->state = FILE_READING;
-	if (f->read_end == 0)
+	if (cancelled(l)) {
+		record_fail(f->rec, STAGE_READ, ECANCELED,
+			    "the run was cancelled before the file was read");
+		f->failed = true;
+	}
+	if (f->read_end == 0 || f->failed)
 		file_finish(l, f);
 }
 
@@ -625,6 +636,25 @@ static void fail_stalled(struct loop *l)
 	}
 }
 
+/* Ends the reads of every file in flight after mx_batch_cancel(). */
+static void cancel_files(struct loop *l)
+{
+	unsigned i;
+
+	for (i = 0; i < l->batch->cfg.files_in_flight; i++) {
+		struct file *f = &l->files[i];
+
+		if (f->state != FILE_READING || f->failed)
+			continue;
+		record_fail(f->rec, STAGE_READ, ECANCELED,
+			    "the run was cancelled after %llu of %llu bytes",
+			    (unsigned long long)f->next_consume,
+			    (unsigned long long)f->read_end);
+		f->failed = true;
+		drain(l, f);
+	}
+}
+
 static void run(struct loop *l)
 {
 	struct task_queue *q = &l->batch->queue;
@@ -634,14 +664,16 @@ static void run(struct loop *l)
 	int ret;
 
 	for (;;) {
-		while (l->free_files && queue_try_pop(q, &t))
+		while (!cancelled(l) && l->free_files && queue_try_pop(q, &t))
 			start_file(l, t);
 		if (l->ops_inflight == 0 && l->files_used == 0) {
-			if (!queue_pop_wait(q, &t))
+			if (cancelled(l) || !queue_pop_wait(q, &t))
 				break;
 			start_file(l, t);
 			continue;
 		}
+		if (cancelled(l))
+			cancel_files(l);
 		for (i = 0; i < l->batch->cfg.files_in_flight; i++)
 			if (l->files[i].state == FILE_READING)
 				issue_reads(l, &l->files[i]);

@@ -8,6 +8,7 @@
 #define MX_ENGINE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -24,6 +25,7 @@ struct mx_batch {
 	struct mx_record **keep;	/* set by mx_extract_file: keep the
 					   record instead of calling fn */
 	struct task_queue queue;
+	atomic_bool cancelled;		/* set by mx_batch_cancel() */
 
 	pthread_mutex_t emit_lock;	/* serialises fn and the counters */
 	struct mx_summary sum;

@@ -202,6 +202,8 @@ static void walk_dir(struct walk *w, int dirfd, const char *name,
 			break;
 		}
 		walk_entry(w, fd, de->d_name, child, &self);
+		if (!w->stop && atomic_load(&w->b->cancelled))
+			w->stop = -ECANCELED;
 		if (w->stop)
 			break;
 	}

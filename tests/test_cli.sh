@@ -61,6 +61,38 @@ check "--digest=none leaves digests out" 0 \
 "$mx" "$work/a.txt" >/dev/null 2>"$work/err"
 check "summary on stderr" 1 "$(grep -c '1 files: 1 ok, 0 failed' "$work/err")"
 
+printf '%s\0%s\0' "$work/a.txt" "$work/b.txt" |
+	"$mx" -q --files-from=- >"$work/out" 2>"$work/err"
+check "exit code, NUL-separated list without -0" 2 $?
+check "NUL in a list names the fix" 1 "$(grep -c 'use -0' "$work/err")"
+
+"$mx" -q --no-content -d sha256 "$work/a.txt" >/dev/null 2>"$work/err"
+check "exit code, --no-content with a digest" 2 $?
+
+"$mx" -q -o /dev/full "$work/a.txt" "$work/b.txt" 2>"$work/err"
+check "exit code, output device full" 2 $?
+check "a failed write names the output" 1 \
+	"$(grep -c 'writing to /dev/full failed' "$work/err")"
+
+"$mx" -q "$work/a.txt" >&- 2>"$work/err"
+check "exit code, standard output closed" 2 $?
+
+"$mx" --chunk-size=18014398509481988K "$work/a.txt" >/dev/null 2>&1
+check "exit code, chunk size that overflows" 2 $?
+
+# SIGINT while the list on a pipe is still open: a clean stop, exit 130.
+mkfifo "$work/list"
+"$mx" -q --files-from="$work/list" >"$work/out" 2>"$work/err" &
+pid=$!
+exec 3>"$work/list"
+printf '%s\n' "$work/a.txt" >&3
+sleep 1
+kill -INT "$pid"
+wait "$pid"
+check "exit code after SIGINT" 130 $?
+exec 3>&-
+check "records before SIGINT are kept" 1 "$(grep -c '"status":"ok"' "$work/out")"
+
 "$mx" --help >"$work/out"
 check "--help exits 0" 0 $?
 for opt in --files-from --null --follow --one-file-system --digest \

@@ -3,11 +3,16 @@
  * options, feeds paths to a batch, and writes one JSON line per record.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "metaextract.h"
 
@@ -15,10 +20,21 @@
 #define EXIT_USAGE 2
 
 struct output {
-	FILE *file;
+	int fd;
 	const char *name;
 	int error;		/* errno of the first failed write */
+	struct mx_batch *batch;	/* cancelled when a write fails */
 };
+
+/* The batch that SIGINT, SIGTERM, SIGHUP and SIGUSR1 stop. */
+struct signal_watch {
+	sigset_t set;
+	struct mx_batch *batch;
+	pthread_t main_thread;	/* woken from a blocking read on a stop */
+	atomic_int signal;	/* the first signal received, or 0 */
+};
+
+static struct signal_watch watch;
 
 static const char usage_text[] =
 "Usage: metaextract [OPTION]... PATH...\n"
@@ -63,7 +79,12 @@ static const char usage_text[] =
 "  -h, --help               print this help\n"
 "\n"
 "Exit status: 0 when every file succeeded, 1 when some files failed (their\n"
-"records say why), 2 for invalid options, setup or output failures.\n";
+"records say why), 2 for invalid options, setup or output failures, and\n"
+"128 plus the signal number after SIGINT, SIGTERM, SIGHUP or SIGUSR1 (what\n"
+"batch schedulers send before a time limit). The first such\n"
+"signal stops the run cleanly: files in flight get their records (an\n"
+"ECANCELED error for unfinished reads), then the summary. A second one\n"
+"ends the process at once.\n";
 
 enum long_only {
 	OPT_FILES_FROM = 256,
@@ -138,10 +159,10 @@ static uint32_t parse_size(const char *opt, const char *s)
 
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (*end == 'K' || *end == 'k') {
+	if ((*end == 'K' || *end == 'k') && v <= (1ull << 20)) {
 		v <<= 10;
 		end++;
-	} else if (*end == 'M' || *end == 'm') {
+	} else if ((*end == 'M' || *end == 'm') && v <= (1ull << 10)) {
 		v <<= 20;
 		end++;
 	}
@@ -162,6 +183,25 @@ static void log_to_stderr(enum mx_log_level level, const char *subsystem,
 		message);
 }
 
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Writes each record with one write(2), unbuffered, so that records
+ * already written survive a crash of a format library later in the run.
+ */
 static void write_record(const struct mx_record *rec, void *arg)
 {
 	struct output *out = arg;
@@ -172,13 +212,63 @@ static void write_record(const struct mx_record *rec, void *arg)
 		return;
 	if (mx_record_json(rec, &json, &len) < 0) {
 		out->error = ENOMEM;
-		return;
+	} else {
+		json[len] = '\n';
+		out->error = write_all(out->fd, json, len + 1);
+		mx_free(json);
 	}
-	json[len] = '\n';
-	if (fwrite(json, 1, len + 1, out->file) != len + 1)
-		out->error = errno ? errno : EIO;
-	json[len] = '\0';
-	mx_free(json);
+	if (out->error)
+		mx_batch_cancel(out->batch);
+}
+
+/* Interrupts a read of --files-from; it does nothing itself. */
+static void on_wake(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * Waits for a stop signal. The first one cancels the batch, so the run
+ * ends with whole records and a summary; a second one ends the process at
+ * once. SIGUSR2 then wakes the main thread, which may be blocked reading
+ * a --files-from list from a pipe.
+ */
+static void *watch_signals(void *arg)
+{
+	struct signal_watch *w = arg;
+	int sig;
+
+	if (sigwait(&w->set, &sig) != 0)
+		return NULL;
+	atomic_store(&w->signal, sig);
+	fprintf(stderr, "metaextract: %s: stopping after the files in "
+		"flight; send it again to stop at once\n", strsignal(sig));
+	mx_batch_cancel(w->batch);
+	pthread_kill(w->main_thread, SIGUSR2);
+	if (sigwait(&w->set, &sig) != 0)
+		return NULL;
+	signal(sig, SIG_DFL);
+	pthread_sigmask(SIG_UNBLOCK, &w->set, NULL);
+	raise(sig);
+	return NULL;
+}
+
+/*
+ * Reads the next entry of a --files-from list. Returns its length, -1 at
+ * the end of the list or on an error (ferror tells which), or -2 when a
+ * stop signal interrupted the read.
+ */
+static ssize_t read_entry(char **line, size_t *cap, int delim, FILE *f)
+{
+	for (;;) {
+		ssize_t n = getdelim(line, cap, delim, f);
+
+		if (n >= 0 || !ferror(f) || errno != EINTR)
+			return n;
+		if (atomic_load(&watch.signal))
+			return -2;
+		clearerr(f);
+	}
 }
 
 /* Adds each path listed in name; returns 0 or a negative errno. */
@@ -187,21 +277,32 @@ static int add_files_from(struct mx_batch *b, const char *name, int delim)
 	FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "re");
 	char *line = NULL;
 	size_t cap = 0;
-	ssize_t n;
+	unsigned long number = 0;
+	ssize_t n = 0;
 	int ret = 0;
 
 	if (!f) {
+		ret = -errno;
 		fprintf(stderr, "metaextract: cannot open --files-from "
-			"'%s': %s\n", name, strerror(errno));
-		return -errno;
+			"'%s': %s\n", name, strerror(-ret));
+		return ret;
 	}
-	while (ret == 0 && (n = getdelim(&line, &cap, delim, f)) > 0) {
+	while (ret == 0 && (n = read_entry(&line, &cap, delim, f)) > 0) {
+		number++;
 		if (line[n - 1] == delim)
 			line[--n] = '\0';
-		if (n > 0)
+		if (strlen(line) != (size_t)n) {
+			fprintf(stderr, "metaextract: --files-from '%s': "
+				"entry %lu contains a NUL byte; use -0 for "
+				"NUL-separated lists\n", name, number);
+			ret = -EINVAL;
+		} else if (n > 0) {
 			ret = mx_batch_add(b, line);
+		}
 	}
-	if (ret == 0 && ferror(f)) {
+	if (ret == 0 && n == -2) {
+		ret = -ECANCELED;
+	} else if (ret == 0 && ferror(f)) {
 		fprintf(stderr, "metaextract: cannot read --files-from "
 			"'%s': %s\n", name, strerror(errno));
 		ret = -EIO;
@@ -219,19 +320,22 @@ static void print_summary(const struct mx_summary *s)
 	fprintf(stderr,
 		"metaextract: %llu files: %llu ok, %llu failed, %llu skipped; "
 		"%.1f MiB read in %.2f s (%.1f MiB/s, %.0f files/s); "
-		"%u loops, buffers %s\n",
+		"%u loops, buffers %s%s\n",
 		(unsigned long long)s->files,
 		(unsigned long long)s->files_ok,
 		(unsigned long long)s->files_failed,
 		(unsigned long long)s->files_skipped, mib, s->seconds,
 		s->seconds > 0 ? mib / s->seconds : 0.0,
 		s->seconds > 0 ? (double)s->files / s->seconds : 0.0,
-		s->threads, s->buffer_note);
+		s->threads, s->buffer_note,
+		s->cancelled ? "; cancelled before the end" : "");
 }
 
 struct cli {
 	struct mx_config cfg;
-	const char *files_from;
+	const char **files_from;	/* each --files-from, in order */
+	int files_from_count;
+	bool digest_given;
 	const char *output;
 	int delim;
 	bool quiet;
@@ -246,11 +350,14 @@ static void parse_options(struct cli *cli, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "0Lxd:j:o:qvh", long_options,
 				NULL)) != -1) {
 		switch (c) {
-		case OPT_FILES_FROM: cli->files_from = optarg; break;
+		case OPT_FILES_FROM:
+			cli->files_from[cli->files_from_count++] = optarg;
+			break;
 		case '0': cli->delim = '\0'; break;
 		case 'L': cfg->follow_symlinks = true; break;
 		case 'x': cfg->one_file_system = true; break;
 		case 'd':
+			cli->digest_given = true;
 			if (mx_digest_parse(optarg, &cfg->digests) < 0)
 				fail_usage("invalid digest list '%s': use "
 					   "names from xxh3, xxh128, xxh64, "
@@ -298,58 +405,121 @@ static void parse_options(struct cli *cli, int argc, char **argv)
 			fail_usage("invalid option");
 		}
 	}
-	if (optind == argc && !cli->files_from)
+	if (optind == argc && !cli->files_from_count)
 		fail_usage("no PATH given, and no --files-from");
+	if (!cfg->content && cli->digest_given && cfg->digests)
+		fail_usage("--no-content reads only part of each file, so it "
+			   "cannot compute --digest; use --digest=none");
 	if (cfg->queue_depth > cfg->buffers)
 		fail_usage("--queue-depth (%u) may not exceed --buffers (%u)",
 			   cfg->queue_depth, cfg->buffers);
 }
 
+static int open_output(struct output *out, const char *path)
+{
+	if (!path) {
+		out->fd = STDOUT_FILENO;
+		out->name = "standard output";
+		if (fcntl(out->fd, F_GETFD) < 0) {
+			fprintf(stderr, "metaextract: standard output is "
+				"closed; give -o FILE\n");
+			return -EBADF;
+		}
+		return 0;
+	}
+	out->name = path;
+	out->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (out->fd < 0) {
+		fprintf(stderr, "metaextract: cannot create '%s': %s\n", path,
+			strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/*
+ * Blocks the stop signals before the batch starts its threads, so that
+ * they reach only the watcher, started once the batch exists.
+ */
+static void block_stop_signals(struct signal_watch *w)
+{
+	struct sigaction wake = { .sa_handler = on_wake };
+
+	/* No SA_RESTART: the interrupted read returns EINTR. */
+	sigemptyset(&wake.sa_mask);
+	sigaction(SIGUSR2, &wake, NULL);
+	w->main_thread = pthread_self();
+	sigemptyset(&w->set);
+	sigaddset(&w->set, SIGINT);
+	sigaddset(&w->set, SIGTERM);
+	sigaddset(&w->set, SIGHUP);
+	sigaddset(&w->set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &w->set, NULL);
+}
+
+static void start_signal_watcher(struct signal_watch *w, struct mx_batch *b)
+{
+	pthread_t thread;
+
+	w->batch = b;
+	if (pthread_create(&thread, NULL, watch_signals, w) == 0)
+		pthread_detach(thread);
+}
+
+/* Feeds every PATH and --files-from list to the batch. */
+static int add_inputs(struct cli *cli, struct mx_batch *b, int argc,
+		      char **argv)
+{
+	int i, ret = 0;
+
+	for (i = optind; i < argc && ret == 0; i++)
+		ret = mx_batch_add(b, argv[i]);
+	for (i = 0; i < cli->files_from_count && ret == 0; i++)
+		ret = add_files_from(b, cli->files_from[i], cli->delim);
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	struct cli cli = { .delim = '\n' };
-	struct output out = { .file = stdout, .name = "standard output" };
+	struct output out = { .fd = -1 };
 	struct mx_summary sum;
 	struct mx_batch *b;
-	int i, ret = 0;
+	int ret;
 
+	cli.files_from = calloc((size_t)argc, sizeof(*cli.files_from));
+	if (!cli.files_from)
+		return EXIT_USAGE;
 	mx_config_init(&cli.cfg);
 	parse_options(&cli, argc, argv);
 	mx_set_log(log_to_stderr, NULL, cli.verbose >= 2 ? MX_LOG_DEBUG :
 		   cli.verbose ? MX_LOG_INFO : MX_LOG_WARN);
-	if (cli.output) {
-		out.file = fopen(cli.output, "we");
-		out.name = cli.output;
-		if (!out.file) {
-			fprintf(stderr, "metaextract: cannot create '%s': %s\n",
-				cli.output, strerror(errno));
-			return EXIT_USAGE;
-		}
-	}
-	setvbuf(out.file, NULL, _IOFBF, 1 << 20);
+	if (open_output(&out, cli.output) < 0)
+		return EXIT_USAGE;
+	block_stop_signals(&watch);
 	ret = mx_batch_new(&cli.cfg, write_record, &out, &b);
 	if (ret < 0) {
 		fprintf(stderr, "metaextract: cannot start: %s\n",
 			strerror(-ret));
 		return EXIT_USAGE;
 	}
-	for (i = optind; i < argc && ret == 0; i++)
-		ret = mx_batch_add(b, argv[i]);
-	if (ret == 0 && cli.files_from)
-		ret = add_files_from(b, cli.files_from, cli.delim);
+	out.batch = b;
+	start_signal_watcher(&watch, b);
+	ret = add_inputs(&cli, b, argc, argv);
 	mx_batch_finish(b, &sum);
-	if (fflush(out.file) != 0 && !out.error)
-		out.error = errno;
-	if (out.file != stdout && fclose(out.file) != 0 && !out.error)
+	if (out.fd != STDOUT_FILENO && close(out.fd) != 0 && !out.error)
 		out.error = errno;
 	if (!cli.quiet)
 		print_summary(&sum);
+	free(cli.files_from);
 	if (out.error) {
 		fprintf(stderr, "metaextract: writing to %s failed: %s\n",
 			out.name, strerror(out.error));
 		return EXIT_USAGE;
 	}
-	if (ret < 0)
+	if (atomic_load(&watch.signal))
+		return 128 + atomic_load(&watch.signal);
+	if (ret < 0 && ret != -ECANCELED)
 		return EXIT_USAGE;
 	return sum.files_failed ? EXIT_SOME_FAILED : 0;
 }
