@@ -30,6 +30,7 @@
 #define TAG_STATX 2u
 #define TAG_READ 3u
 #define TAG_CLOSE 4u
+#define TAG_RESTAT 5u
 #define TAG_MASK 7u
 
 /* Attempts of one read that keeps failing with -EAGAIN or -EINTR. */
@@ -43,6 +44,7 @@ enum file_state {
 	FILE_OPENING,
 	FILE_STATTING,
 	FILE_READING,
+	FILE_RESTATTING,	/* all read; waiting for the final statx */
 };
 
 struct file;
@@ -65,7 +67,8 @@ struct file {
 	struct task task;
 	struct mx_record *rec;
 	int fd;
-	struct statx stx;
+	struct statx stx;		/* at open */
+	struct statx stx_end;		/* after the last read */
 	uint64_t size;			/* from statx at open */
 	uint64_t read_end;		/* size, or the first chunk only */
 	uint64_t next_read;
@@ -327,6 +330,39 @@ static void run_parser(struct loop *l, struct file *f)
 		val_put(a, f->rec->root, "warnings", ctx.warnings);
 }
 
+static bool same_time(const struct statx_timestamp *a,
+		      const struct statx_timestamp *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/*
+ * Compares the statx taken after the last read with the one taken at open:
+ * digests of a file written to meanwhile match neither its old nor its new
+ * content, so such a file fails.
+ */
+static void on_restat(struct loop *l, struct file *f, int res)
+{
+	const struct statx *before = &f->stx, *after = &f->stx_end;
+
+	if (res < 0) {
+		record_fail(f->rec, STAGE_STAT, res,
+			    "statx after the read failed: %s", strerror(-res));
+	} else if (before->stx_size != after->stx_size ||
+		   !same_time(&before->stx_mtime, &after->stx_mtime) ||
+		   !same_time(&before->stx_ctime, &after->stx_ctime)) {
+		val_put_bool(&f->rec->arena, f->rec->root,
+			     "changed_during_read", true);
+		record_fail(f->rec, STAGE_READ, EAGAIN,
+			    "the file changed while it was read (size %llu, "
+			    "then %llu bytes); read it again when it is "
+			    "quiet", (unsigned long long)before->stx_size,
+			    (unsigned long long)after->stx_size);
+	}
+	put_read_stats(f);
+	file_end(l, f);
+}
+
 static void file_finish(struct loop *l, struct file *f)
 {
 	const struct mx_config *cfg = &l->batch->cfg;
@@ -341,6 +377,12 @@ static void file_finish(struct loop *l, struct file *f)
 						     "digests"));
 		if (f->fmt)
 			run_parser(l, f);
+		if (ring_statx(&l->ring, f->fd, &f->stx_end,
+			       tag(f, TAG_RESTAT)) == 0) {
+			f->state = FILE_RESTATTING;
+			l->ops_inflight++;
+			return;
+		}
 	}
 	put_read_stats(f);
 	file_end(l, f);
@@ -609,6 +651,9 @@ static void handle(struct loop *l, const struct ring_completion *c)
 		break;
 	case TAG_READ:
 		on_read(l, p, c->res);
+		break;
+	case TAG_RESTAT:
+		on_restat(l, p, c->res);
 		break;
 	default:
 		break;	/* close: nothing left to do */

@@ -6,6 +6,8 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -232,6 +234,58 @@ Test(engine, sparse_file_past_4_gib)
 	/* xxhsum -H2 of the same file. */
 	cr_assert_str_eq(str_at(rec, "/digests/xxh128"),
 			 "a6329b230dbb5655d617b64904fea010");
+	mx_record_free(rec);
+}
+
+struct appender {
+	const char *path;
+	atomic_bool stop;
+};
+
+/* Appends a byte at a time until told to stop. */
+static void *append_until_stopped(void *arg)
+{
+	struct appender *app = arg;
+	int fd = open(app->path, O_WRONLY | O_APPEND);
+
+	if (fd < 0)
+		return NULL;
+	while (!atomic_load(&app->stop))
+		if (write(fd, "+", 1) != 1)
+			break;
+	close(fd);
+	return NULL;
+}
+
+Test(engine, file_growing_during_read)
+{
+	struct appender app = { .path = path_in("growing") };
+	struct mx_config cfg;
+	struct mx_record *rec;
+	pthread_t writer;
+	char *data = calloc(1, 16 << 20);
+
+	cr_assert_not_null(data);
+	write_file(app.path, data, 16 << 20);
+	free(data);
+	mx_config_init(&cfg);
+	/* Small reads, one at a time, keep the read going for a while. */
+	cfg.chunk_size = 4096;
+	cfg.buffers = 1;
+	cfg.queue_depth = 1;
+	cr_assert_eq(pthread_create(&writer, NULL, append_until_stopped, &app),
+		     0);
+	rec = extract(&cfg, app.path);
+	atomic_store(&app.stop, true);
+	pthread_join(writer, NULL);
+
+	cr_assert_eq(mx_record_status(rec), MX_STATUS_ERROR,
+		     "a file appended to during the read must fail");
+	cr_assert_str_eq(str_at(rec, "/error/stage"), "read");
+	cr_assert_str_eq(str_at(rec, "/error/errno"), "EAGAIN");
+	cr_assert(mx_value_bool(mx_value_get(mx_record_root(rec),
+					     "/changed_during_read")),
+		  "changed_during_read is true");
 	mx_record_free(rec);
 }
 
