@@ -6,6 +6,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <linux/capability.h>
 #include <time.h>
 
 #include <openssl/crypto.h>
@@ -96,6 +100,19 @@ static void fmt_mib(char *buf, size_t len, unsigned long long bytes)
 		snprintf(buf, len, "%.1f MiB", (double)bytes / (1 << 20));
 }
 
+/* True when the effective capabilities include CAP_IPC_LOCK. */
+static bool has_ipc_lock(void)
+{
+	struct __user_cap_header_struct head = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+
+	if (syscall(SYS_capget, &head, data) < 0)
+		return false;
+	return data[CAP_IPC_LOCK / 32].effective & (1u << (CAP_IPC_LOCK % 32));
+}
+
 /*
  * Registered buffers count against RLIMIT_MEMLOCK unless the process has
  * CAP_IPC_LOCK. Raise the soft limit where allowed; otherwise use fewer
@@ -109,6 +126,14 @@ static void fit_buffers(struct mx_batch *b)
 	struct rlimit rl;
 	char have[32], want[32];
 
+	if (has_ipc_lock()) {
+		b->register_buffers = true;
+		snprintf(s->buffer_note, sizeof(s->buffer_note),
+			 "%u x %u KiB registered per loop (CAP_IPC_LOCK: no "
+			 "RLIMIT_MEMLOCK bound)", cfg->buffers,
+			 cfg->chunk_size >> 10);
+		return;
+	}
 	per_loop = (unsigned long long)cfg->buffers * cfg->chunk_size +
 		   PARSER_CACHE_BYTES;
 	need = per_loop * b->nloops;

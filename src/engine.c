@@ -103,6 +103,7 @@ struct loop {
 	struct ring parser_ring;	/* synchronous reads of parsers */
 	bool ring_ready;
 	bool parser_ring_ready;
+	int register_error;		/* of io_uring_register_buffers */
 	unsigned char *arena;		/* nbuf chunk buffers */
 	struct chunk *chunks;
 	struct chunk *free_chunks;
@@ -766,6 +767,7 @@ static int setup_buffers(struct loop *l)
 	}
 	if (l->batch->register_buffers) {
 		ret = ring_register_buffers(&l->ring, iov, cfg->buffers);
+		l->register_error = ret;
 		if (ret < 0)
 			mx_log(MX_LOG_WARN, "engine",
 			       "loop %u: registering %u buffers failed (%s); "
@@ -829,6 +831,12 @@ static int setup(struct loop *l, char *msg, size_t msg_len)
 	int ret;
 
 	ret = ring_init(&l->ring, entries < 4096 ? entries : 4096);
+	if (ret == -ENOMEM) {
+		snprintf(msg, msg_len, "io_uring setup failed: %s; rings "
+			 "count against RLIMIT_MEMLOCK, so raise it (ulimit -l)",
+			 strerror(-ret));
+		return ret;
+	}
 	if (ret < 0) {
 		snprintf(msg, msg_len, "io_uring setup failed: %s",
 			 strerror(-ret));
@@ -889,8 +897,16 @@ static void *loop_main(void *arg)
 		snprintf(b->setup_message, sizeof(b->setup_message), "%s",
 			 msg);
 	}
-	if (ret == 0 && !l->ring.fixed_buffers)
+	if (ret == 0 && b->register_buffers && !l->ring.fixed_buffers) {
+		const char *err = strerrorname_np(-l->register_error);
+
 		b->sum.registered_buffers = false;
+		snprintf(b->sum.buffer_note, sizeof(b->sum.buffer_note),
+			 "plain: registering %u x %u KiB failed with %s "
+			 "(locked memory of this user's other processes "
+			 "counts too)", b->cfg.buffers,
+			 b->cfg.chunk_size >> 10, err ? err : "an error");
+	}
 	b->loops_ready++;
 	pthread_cond_broadcast(&b->started);
 	pthread_mutex_unlock(&b->start_lock);
