@@ -20,6 +20,7 @@
 #include "fmt.h"
 #include "log.h"
 #include "sniff.h"
+#include "strbuf.h"
 
 /* Registered memory per loop besides its chunks: the parser cache. */
 #define PARSER_CACHE_BYTES 65536u
@@ -380,15 +381,33 @@ int mx_extract_file(const struct mx_config *cfg, const char *path,
 	return ret;
 }
 
-static char versions[512];
+static char versions[1024];
 
 static void fill_versions(void)
 {
-	snprintf(versions, sizeof(versions),
-		 "{\"metaextract\":\"%s\",\"openssl\":\"%s\","
-		 "\"xxhash\":\"%u\",\"libmagic\":\"%d\"}", MX_VERSION,
-		 OpenSSL_version(OPENSSL_VERSION), XXH_versionNumber(),
-		 sniff_version());
+	struct strbuf sb;
+	char lib[128];
+	size_t i;
+	unsigned xxh = XXH_versionNumber();
+	int magic = sniff_version();
+
+	strbuf_init(&sb);
+	strbuf_printf(&sb, "{\"metaextract\":\"%s\",\"openssl\":\"%s\","
+		      "\"xxhash\":\"%u.%u.%u\",\"libmagic\":\"%d.%02d\"",
+		      MX_VERSION, OpenSSL_version(OPENSSL_VERSION),
+		      xxh / 10000, xxh / 100 % 100, xxh % 100, magic / 100,
+		      magic % 100);
+	for (i = 0; fmt_backends[i]; i++) {
+		if (!fmt_backends[i]->version)
+			continue;
+		fmt_backends[i]->version(lib, sizeof(lib));
+		strbuf_printf(&sb, ",\"%s\":\"%s\"", fmt_backends[i]->name,
+			      lib);
+	}
+	strbuf_putc(&sb, '}');
+	snprintf(versions, sizeof(versions), "%s",
+		 sb.failed ? "{}" : sb.data);
+	strbuf_free(&sb);
 }
 
 const char *mx_library_versions(void)

@@ -50,6 +50,9 @@ struct fmt_ops {
 	 * failure). Must be safe to call from several threads at once.
 	 */
 	int (*parse)(struct parse_ctx *ctx);
+
+	/* Writes the library and its version, e.g. "libhdf5 1.10.8". */
+	void (*version)(char *buf, size_t len);
 };
 
 extern const struct fmt_ops fmt_hdf5_ops;

@@ -1097,9 +1097,18 @@ static int fmt_av_parse(struct parse_ctx *ctx)
 	return ret;
 }
 
+static void fmt_av_version(char *buf, size_t len)
+{
+	unsigned v = avformat_version();
+
+	snprintf(buf, len, "FFmpeg %s, libavformat %u.%u.%u", av_version_info(),
+		 AV_VERSION_MAJOR(v), AV_VERSION_MINOR(v), AV_VERSION_MICRO(v));
+}
+
 const struct fmt_ops fmt_av_ops = {
 	.name = "media",
 	.init = fmt_av_init,
 	.probe = fmt_av_probe,
 	.parse = fmt_av_parse,
+	.version = fmt_av_version,
 };

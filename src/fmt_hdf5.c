@@ -1561,9 +1561,18 @@ static int hdf5_parse(struct parse_ctx *ctx)
 	return ret;
 }
 
+static void hdf5_version(char *buf, size_t len)
+{
+	unsigned major = 0, minor = 0, release = 0;
+
+	H5get_libversion(&major, &minor, &release);
+	snprintf(buf, len, "libhdf5 %u.%u.%u", major, minor, release);
+}
+
 const struct fmt_ops fmt_hdf5_ops = {
 	.name = "hdf5",
 	.init = hdf5_init,
 	.probe = hdf5_probe,
 	.parse = hdf5_parse,
+	.version = hdf5_version,
 };
