@@ -31,6 +31,7 @@
 #define TAG_READ 3u
 #define TAG_CLOSE 4u
 #define TAG_RESTAT 5u
+#define TAG_STAT_PATH 6u
 #define TAG_MASK 7u
 
 /* Attempts of one read that keeps failing with -EAGAIN or -EINTR. */
@@ -576,11 +577,26 @@ static void on_statx(struct loop *l, struct file *f, int res)
 		file_finish(l, f);
 }
 
+/* Adds what statx by path tells of a file that could not be opened. */
+static void on_stat_path(struct loop *l, struct file *f, int res)
+{
+	if (res == 0)
+		record_put_identity(f->rec, &f->stx);
+	file_end(l, f);
+}
+
 static void on_open(struct loop *l, struct file *f, int res)
 {
 	if (res < 0) {
 		record_fail(f->rec, STAGE_OPEN, res, "open failed: %s",
 			    strerror(-res));
+		/* A file that exists but may not be read still has an identity. */
+		if (res != -ENOENT &&
+		    ring_statx_path(&l->ring, f->task.path, f->task.follow,
+				    &f->stx, tag(f, TAG_STAT_PATH)) == 0) {
+			l->ops_inflight++;
+			return;
+		}
 		file_end(l, f);
 		return;
 	}
@@ -655,6 +671,9 @@ static void handle(struct loop *l, const struct ring_completion *c)
 		break;
 	case TAG_RESTAT:
 		on_restat(l, p, c->res);
+		break;
+	case TAG_STAT_PATH:
+		on_stat_path(l, p, c->res);
 		break;
 	default:
 		break;	/* close: nothing left to do */

@@ -116,6 +116,20 @@ int ring_statx(struct ring *r, int fd, struct statx *stx, uint64_t user)
 	return 0;
 }
 
+int ring_statx_path(struct ring *r, const char *path, bool follow,
+		    struct statx *stx, uint64_t user)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+	int flags = AT_STATX_SYNC_AS_STAT | (follow ? 0 : AT_SYMLINK_NOFOLLOW);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_statx(sqe, AT_FDCWD, path, flags,
+			    STATX_BASIC_STATS | STATX_BTIME, stx);
+	io_uring_sqe_set_data64(sqe, user);
+	return 0;
+}
+
 int ring_read(struct ring *r, int fd, void *buf, unsigned len,
 	      uint64_t offset, int buf_index, uint64_t user)
 {

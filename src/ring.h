@@ -49,6 +49,8 @@ const char *ring_flags_name(unsigned setup_flags);
  */
 int ring_openat(struct ring *r, const char *path, int flags, uint64_t user);
 int ring_statx(struct ring *r, int fd, struct statx *stx, uint64_t user);
+int ring_statx_path(struct ring *r, const char *path, bool follow,
+		    struct statx *stx, uint64_t user);
 int ring_read(struct ring *r, int fd, void *buf, unsigned len,
 	      uint64_t offset, int buf_index, uint64_t user);
 int ring_close(struct ring *r, int fd, uint64_t user);

@@ -579,6 +579,9 @@ Test(engine, unreadable_file_as_unprivileged_user)
 	run_batch(&cfg, &seen, &sum);
 	cr_assert_eq(seen.count, 3);
 	expect_seen_error(&seen, "secret", "open", "EACCES");
+	i = find_seen(&seen, path_in("secret"));
+	cr_assert_str_eq(seen.kind[i], "file",
+			 "an unreadable file still gets its identity");
 	expect_seen_error(&seen, "closed", "open", "EACCES");
 	i = find_seen(&seen, path_in("public"));
 	cr_assert_str_eq(seen.status[i], "ok");

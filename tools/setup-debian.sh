@@ -1,7 +1,9 @@
 #!/bin/sh
 # Installs the Debian 12 packages in tools/debian-packages.txt (through
 # sudo unless already root), then configures and builds metaextract in
-# ./build. Safe to run again: it only rebuilds what changed.
+# ./build. Safe to run again: it only rebuilds what changed. Its own
+# output goes to standard error, so that standard output of a command
+# chained after it carries only that command's records.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -15,11 +17,11 @@ if [ -n "$missing" ]; then
 	sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo=sudo
 	export DEBIAN_FRONTEND=noninteractive
-	$sudo apt-get update -q
-	$sudo apt-get install -y -q --no-install-recommends $missing
+	$sudo apt-get update -q >&2
+	$sudo apt-get install -y -q --no-install-recommends $missing >&2
 fi
 
 if [ ! -f build/build.ninja ]; then
-	meson setup build
+	meson setup build >&2
 fi
-meson compile -C build
+meson compile -C build >&2
