@@ -48,7 +48,8 @@ const char *record_kind_name(unsigned mode);
  * positive errno; the message says what failed, on which value.
  */
 void record_fail(struct mx_record *rec, enum record_stage stage, int err,
-		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+		 const char *fmt, ...)
+	__attribute__((format(printf, 4, 5), nonnull(1, 4)));
 
 void record_skip(struct mx_record *rec, const char *reason);
 
