@@ -223,6 +223,13 @@ typedef void (*mx_log_fn)(enum mx_log_level level, const char *subsystem,
  */
 MX_API void mx_set_log(mx_log_fn fn, void *arg, enum mx_log_level level);
 
+/*
+ * Returns the path of the file whose format parser runs on the calling
+ * thread, or NULL. Meant for a crash handler that names the file that
+ * crashed a format library: it only reads a thread-local pointer.
+ */
+MX_API const char *mx_parsing_path(void);
+
 /* Versions of the libraries in use, as one JSON object. */
 MX_API const char *mx_library_versions(void);
 

@@ -301,6 +301,14 @@ static void identify(struct loop *l, struct file *f, const unsigned char *head,
 	}
 }
 
+/* Path whose parser runs on this thread, for crash reports. */
+static _Thread_local const char *parsing_path;
+
+const char *mx_parsing_path(void)
+{
+	return parsing_path;
+}
+
 static void run_parser(struct loop *l, struct file *f)
 {
 	struct arena *a = &f->rec->arena;
@@ -312,8 +320,13 @@ static void run_parser(struct loop *l, struct file *f)
 		.out = val_object(a),
 		.warnings = val_array(a),
 	};
-	int ret = f->fmt->parse(&ctx);
-	const char *why = ctx.message[0] ? ctx.message : strerror(-ret);
+	const char *why;
+	int ret;
+
+	parsing_path = f->task.path;
+	ret = f->fmt->parse(&ctx);
+	parsing_path = NULL;
+	why = ctx.message[0] ? ctx.message : strerror(-ret);
 
 	if (mx_value_count(ctx.out) || ret == 0)
 		val_put(a, f->rec->root, f->fmt->name, ctx.out);

@@ -74,8 +74,12 @@ check "exit code, output device full" 2 $?
 check "a failed write names the output" 1 \
 	"$(grep -c 'writing to /dev/full failed' "$work/err")"
 
-"$mx" -q "$work/a.txt" >&- 2>"$work/err"
-check "exit code, standard output closed" 2 $?
+# The sanitizer runtime opens files before main(), and one of them can
+# take the free descriptor 1, so only the plain build can see it closed.
+if ! ldd "$mx" | grep -q libasan; then
+	"$mx" -q "$work/a.txt" >&- 2>"$work/err"
+	check "exit code, standard output closed" 2 $?
+fi
 
 "$mx" --chunk-size=18014398509481988K "$work/a.txt" >/dev/null 2>&1
 check "exit code, chunk size that overflows" 2 $?
@@ -92,6 +96,22 @@ wait "$pid"
 check "exit code after SIGINT" 130 $?
 exec 3>&-
 check "records before SIGINT are kept" 1 "$(grep -c '"status":"ok"' "$work/out")"
+
+# Five bytes changed in gen_types.h5 make libhdf5 1.10.8 crash in
+# H5HG_read. The run must not end silently: either a record comes out (a
+# libhdf5 that copes), or the crash is named, by AddressSanitizer in the
+# sanitizer build or else by metaextract's own message.
+"$mx" -q -d none "$data/gen_types_flipped.h5" >"$work/out" 2>"$work/err"
+rc=$?
+if grep -q AddressSanitizer "$work/err"; then
+	check "sanitizer build: ASan reports the fault in libhdf5" yes \
+		"$(grep -q 'libhdf5' "$work/err" && echo yes)"
+elif [ "$rc" -le 1 ]; then
+	check "damaged HDF5 file gets a record" 1 "$(wc -l <"$work/out")"
+else
+	check "crash message names the file" 1 \
+		"$(grep -c 'while parsing .*gen_types_flipped.h5' "$work/err")"
+fi
 
 "$mx" --help >"$work/out"
 check "--help exits 0" 0 $?

@@ -437,6 +437,48 @@ static int open_output(struct output *out, const char *path)
 	return 0;
 }
 
+static void write_text(const char *s)
+{
+	if (write(STDERR_FILENO, s, strlen(s)) < 0)
+		return;
+}
+
+/*
+ * Names the file whose parser crashed, then dies of the same signal. Only
+ * async-signal-safe calls: write(2), and strlen and sigabbrev_np on static
+ * data.
+ */
+static void on_crash(int sig)
+{
+	const char *path = mx_parsing_path();
+	const char *name = sigabbrev_np(sig);
+
+	write_text("metaextract: SIG");
+	write_text(name ? name : "?");
+	if (path) {
+		write_text(" in a format library while parsing ");
+		write_text(path);
+		write_text("; records written so far are complete. Rerun "
+			   "without this file, and report the crash.\n");
+	} else {
+		write_text("; records written so far are complete.\n");
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void report_crashes(void)
+{
+	static const int signals[] = { SIGSEGV, SIGBUS, SIGABRT, SIGFPE,
+				       SIGILL };
+	struct sigaction sa = { .sa_handler = on_crash };
+	size_t i;
+
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
+		sigaction(signals[i], &sa, NULL);
+}
+
 /*
  * Blocks the stop signals before the batch starts its threads, so that
  * they reach only the watcher, started once the batch exists.
@@ -497,6 +539,7 @@ int main(int argc, char **argv)
 	if (open_output(&out, cli.output) < 0)
 		return EXIT_USAGE;
 	block_stop_signals(&watch);
+	report_crashes();
 	ret = mx_batch_new(&cli.cfg, write_record, &out, &b);
 	if (ret < 0) {
 		fprintf(stderr, "metaextract: cannot start: %s\n",
