@@ -76,6 +76,10 @@ struct mx_config {
 	bool one_file_system;		/* do not cross mount points */
 	unsigned max_objects;		/* HDF5 objects listed per file */
 	unsigned max_tags;		/* media tags kept per dictionary */
+	uint64_t max_rate;		/* bytes per second over all loops,
+					   shared evenly; 0 for no limit */
+	bool direct;			/* O_DIRECT where the file system
+					   takes it, else buffered */
 };
 
 /* Fills *cfg with the documented defaults. */
@@ -164,10 +168,30 @@ struct mx_summary {
 	uint64_t files_failed;
 	uint64_t files_skipped;
 	uint64_t bytes_read;		/* content and parser reads */
+	uint64_t content_bytes;
+	uint64_t parser_bytes;
+	uint64_t reads;			/* content reads completed */
 	double seconds;			/* wall time of the batch */
+	double cpu_user_seconds;	/* of the whole process */
+	double cpu_system_seconds;
+	/* Content read latency, submission to completion, microseconds. */
+	double latency_mean_us;
+	double latency_p50_us;
+	double latency_p90_us;
+	double latency_p99_us;
+	double latency_p999_us;
+	double latency_max_us;
+	/*
+	 * All of the above, plus per-loop figures, the latency histogram and
+	 * failed records counted by stage and errno, as one JSON object
+	 * (schema in README.md). Owned by the batch: valid until
+	 * mx_batch_free(); NULL when out of memory.
+	 */
+	const char *stats_json;
 	unsigned threads;
 	uint32_t chunk_size;
 	unsigned buffers;		/* per loop, after fitting the limits */
+	unsigned queue_depth;		/* likewise */
 	bool registered_buffers;	/* false: plain reads, see buffer_note */
 	bool cancelled;			/* mx_batch_cancel() was called */
 	char buffer_note[160];		/* why buffers are as they are */
@@ -202,10 +226,32 @@ MX_API int mx_batch_add(struct mx_batch *b, const char *path);
 MX_API void mx_batch_cancel(struct mx_batch *b);
 
 /*
- * Waits until every added path has its record, stops the loops, fills
- * *sum (when not NULL) and frees the batch. Returns 0 or a negative errno.
+ * Waits until every added path has its record, stops the loops and fills
+ * *sum (when not NULL). Call once; then only mx_batch_progress() and
+ * mx_batch_free() may follow. Returns 0 or a negative errno.
  */
 MX_API int mx_batch_finish(struct mx_batch *b, struct mx_summary *sum);
+
+/* Frees a batch after mx_batch_finish(), and its summary's stats_json. */
+MX_API void mx_batch_free(struct mx_batch *b);
+
+struct mx_progress {
+	uint64_t files_found;	/* files queued so far, plus entries that
+				   got a record without a read */
+	uint64_t bytes_found;	/* sizes of the queued files */
+	bool walk_done;		/* all paths added: the found counts are
+				   final */
+	uint64_t files_done;	/* records made */
+	uint64_t files_failed;
+	uint64_t bytes_read;	/* content and parser bytes so far */
+	double seconds;		/* since mx_batch_new() */
+};
+
+/*
+ * Fills *p with a snapshot of the batch's progress. Safe from any thread
+ * at any time until mx_batch_free(); it takes no lock.
+ */
+MX_API void mx_batch_progress(struct mx_batch *b, struct mx_progress *p);
 
 enum mx_log_level {
 	MX_LOG_ERROR,

@@ -20,6 +20,7 @@
 #include "fmt.h"
 #include "log.h"
 #include "sniff.h"
+#include "stats.h"
 #include "strbuf.h"
 
 /* Registered memory per loop besides its chunks: the parser cache. */
@@ -193,27 +194,58 @@ static void raise_nofile(void)
 	}
 }
 
+/* Counts a failed record under "stage:errno"; the caller holds emit_lock. */
+static void count_error(struct mx_batch *b, const struct mx_record *rec)
+{
+	const struct mx_value *root = mx_record_root(rec);
+	const char *stage = mx_value_string(mx_value_get(root, "/error/stage"),
+					    NULL);
+	const char *err = mx_value_string(mx_value_get(root, "/error/errno"),
+					  NULL);
+	char kind[48];
+	unsigned i;
+
+	snprintf(kind, sizeof(kind), "%s:%s", stage ? stage : "unknown",
+		 err ? err : "none");
+	for (i = 0; i < b->error_kinds; i++) {
+		if (strcmp(b->errors[i].kind, kind) == 0) {
+			b->errors[i].count++;
+			return;
+		}
+	}
+	if (b->error_kinds == ERROR_KINDS_MAX) {
+		b->errors_other++;
+		return;
+	}
+	snprintf(b->errors[i].kind, sizeof(b->errors[i].kind), "%s", kind);
+	b->errors[i].count = 1;
+	b->error_kinds++;
+}
+
 void batch_emit(struct mx_batch *b, struct mx_record *rec)
 {
 	struct mx_summary *s = &b->sum;
 
 	rec = record_close(rec);
+	pthread_mutex_lock(&b->emit_lock);
+	s->files++;
+	atomic_fetch_add(&b->files_done, 1);
 	if (!rec) {
 		mx_log(MX_LOG_ERROR, "batch", "no memory for a record");
-		pthread_mutex_lock(&b->emit_lock);
-		s->files++;
 		s->files_failed++;
+		atomic_fetch_add(&b->files_failed, 1);
 		pthread_mutex_unlock(&b->emit_lock);
 		return;
 	}
-	pthread_mutex_lock(&b->emit_lock);
-	s->files++;
-	if (rec->state == MX_STATUS_OK)
+	if (rec->state == MX_STATUS_OK) {
 		s->files_ok++;
-	else if (rec->state == MX_STATUS_SKIPPED)
+	} else if (rec->state == MX_STATUS_SKIPPED) {
 		s->files_skipped++;
-	else
+	} else {
 		s->files_failed++;
+		atomic_fetch_add(&b->files_failed, 1);
+		count_error(b, rec);
+	}
 	if (b->keep && !*b->keep) {
 		*b->keep = rec;
 		rec = NULL;
@@ -224,14 +256,19 @@ void batch_emit(struct mx_batch *b, struct mx_record *rec)
 	mx_record_free(rec);
 }
 
-int batch_enqueue(struct mx_batch *b, char *path, bool follow)
+int batch_enqueue(struct mx_batch *b, char *path, bool follow,
+		  uint64_t size)
 {
 	struct task t = { .path = path, .follow = follow };
 	int ret = queue_push(&b->queue, t);
 
-	if (ret < 0)
+	if (ret < 0) {
 		alloc_free(path);
-	return ret;
+		return ret;
+	}
+	atomic_fetch_add(&b->files_found, 1);
+	atomic_fetch_add(&b->bytes_found, size);
+	return 0;
 }
 
 static void stop_loops(struct mx_batch *b)
@@ -239,9 +276,12 @@ static void stop_loops(struct mx_batch *b)
 	unsigned i;
 
 	queue_close(&b->queue);
-	for (i = 0; i < b->nloops; i++)
-		if (b->loops[i])
-			loop_join(b->loops[i], &b->sum);
+	for (i = 0; i < b->nloops; i++) {
+		if (!b->loops[i])
+			continue;
+		loop_join(b->loops[i], &b->reports[i]);
+		b->loops[i] = NULL;
+	}
 }
 
 static void batch_free(struct mx_batch *b)
@@ -251,6 +291,8 @@ static void batch_free(struct mx_batch *b)
 	pthread_mutex_destroy(&b->start_lock);
 	pthread_cond_destroy(&b->started);
 	alloc_free(b->loops);
+	alloc_free(b->reports);
+	alloc_free((char *)b->sum.stats_json);
 	alloc_free(b);
 }
 
@@ -295,10 +337,12 @@ int mx_batch_new(const struct mx_config *cfg, mx_record_fn fn, void *arg,
 	b->arg = arg;
 	b->nloops = cfg->threads ? cfg->threads : usable_cpus();
 	b->loops = alloc_calloc(b->nloops, sizeof(*b->loops));
+	b->reports = alloc_calloc(b->nloops, sizeof(*b->reports));
 	pthread_mutex_init(&b->emit_lock, NULL);
 	pthread_mutex_init(&b->start_lock, NULL);
 	pthread_cond_init(&b->started, NULL);
-	if (!b->loops || queue_init(&b->queue, QUEUE_SLOTS) < 0) {
+	if (!b->loops || !b->reports ||
+	    queue_init(&b->queue, QUEUE_SLOTS) < 0) {
 		batch_free(b);
 		return -ENOMEM;
 	}
@@ -344,6 +388,10 @@ int mx_batch_finish(struct mx_batch *b, struct mx_summary *sum)
 {
 	struct timespec now;
 
+	if (b->finished)
+		return -EINVAL;
+	b->finished = true;
+	atomic_store(&b->adding_done, true);
 	stop_loops(b);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	b->sum.seconds = (double)(now.tv_sec - b->t_start.tv_sec) +
@@ -352,10 +400,35 @@ int mx_batch_finish(struct mx_batch *b, struct mx_summary *sum)
 	b->sum.cancelled = is_cancelled(b);
 	b->sum.chunk_size = b->cfg.chunk_size;
 	b->sum.buffers = b->cfg.buffers;
+	b->sum.queue_depth = b->cfg.queue_depth;
+	stats_finish(b);
 	if (sum)
 		*sum = b->sum;
-	batch_free(b);
 	return 0;
+}
+
+void mx_batch_free(struct mx_batch *b)
+{
+	if (!b)
+		return;
+	if (!b->finished)
+		mx_batch_finish(b, NULL);
+	batch_free(b);
+}
+
+void mx_batch_progress(struct mx_batch *b, struct mx_progress *p)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	p->files_found = atomic_load(&b->files_found);
+	p->bytes_found = atomic_load(&b->bytes_found);
+	p->walk_done = atomic_load(&b->adding_done);
+	p->files_done = atomic_load(&b->files_done);
+	p->files_failed = atomic_load(&b->files_failed);
+	p->bytes_read = atomic_load(&b->bytes_done);
+	p->seconds = (double)(now.tv_sec - b->t_start.tv_sec) +
+		     (double)(now.tv_nsec - b->t_start.tv_nsec) / 1e9;
 }
 
 int mx_extract_file(const struct mx_config *cfg, const char *path,
@@ -374,8 +447,8 @@ int mx_extract_file(const struct mx_config *cfg, const char *path,
 	b->keep = rec;
 	/* No walk: a directory or a FIFO gets its own skipped record. */
 	path_copy = alloc_strdup(path);
-	ret = path_copy ? batch_enqueue(b, path_copy, true) : -ENOMEM;
-	mx_batch_finish(b, NULL);
+	ret = path_copy ? batch_enqueue(b, path_copy, true, 0) : -ENOMEM;
+	mx_batch_free(b);
 	if (ret == 0 && !*rec)
 		ret = -ENOMEM;
 	return ret;

@@ -32,6 +32,7 @@
 #define TAG_CLOSE 4u
 #define TAG_RESTAT 5u
 #define TAG_STAT_PATH 6u
+#define TAG_TIMER 7u
 #define TAG_MASK 7u
 
 /* Attempts of one read that keeps failing with -EAGAIN or -EINTR. */
@@ -59,6 +60,7 @@ struct chunk {
 	uint32_t filled;
 	unsigned attempts;
 	bool done;
+	uint64_t submitted_ns;		/* for the latency histogram */
 	struct chunk *next_free;
 };
 
@@ -80,11 +82,14 @@ struct file {
 	unsigned win_count;
 	bool failed;
 	bool identified;
+	bool direct;			/* opened with O_DIRECT */
 	const struct fmt_ops *fmt;	/* parser chosen from the first chunk */
 	struct digest_set *digests;
 	uint64_t content_bytes;
 	uint64_t parser_bytes;
 	unsigned parser_reads;
+	unsigned content_reads;
+	unsigned max_attempts;		/* of any one read of this file */
 	struct timespec t_start;
 	struct file *next_free;
 };
@@ -114,13 +119,34 @@ struct loop {
 	unsigned files_used;
 	unsigned ops_inflight;		/* submitted, completion not reaped */
 	struct sniff *sniff;
-	uint64_t bytes_read;
+
+	/* Statistics. */
+	struct loop_report report;
+	uint64_t now_ns;		/* after the last wait for completions */
+	uint64_t started_ns;
+	uint64_t waited_ns;
+	unsigned reads_inflight;
+
+	/* --max-rate: this loop's share, as a token bucket in bytes. */
+	double rate;			/* bytes per second; 0 for no limit */
+	double tokens;
+	uint64_t tokens_ns;		/* when tokens was last topped up */
+	bool timer_pending;
+	struct __kernel_timespec timer;
 };
 
 static bool cancelled(const struct loop *l)
 {
 	return atomic_load_explicit(&l->batch->cancelled,
 				    memory_order_relaxed);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static double elapsed(const struct timespec *since)
@@ -188,8 +214,11 @@ ssize_t source_read(struct source *src, void *buf, size_t len,
 		}
 		if (want > f->size - offset)
 			want = f->size - offset;
-		if (want >= PARSER_CACHE) {
-			/* Large reads bypass the cache, straight into buf. */
+		if (want >= PARSER_CACHE && !f->direct) {
+			/*
+			 * Large reads bypass the cache, straight into buf;
+			 * with O_DIRECT buf may be unaligned, so they may not.
+			 */
 			if (want > 1u << 30)
 				want = 1u << 30;
 			ret = parser_read_once(l, f->fd, out + done,
@@ -207,13 +236,15 @@ ssize_t source_read(struct source *src, void *buf, size_t len,
 			return done ? (ssize_t)done : ret;
 		f->parser_bytes += (uint64_t)ret;
 		f->parser_reads++;
-		if (want >= PARSER_CACHE) {
+		atomic_fetch_add_explicit(&l->batch->bytes_done, (uint64_t)ret,
+					  memory_order_relaxed);
+		if (want >= PARSER_CACHE && !f->direct) {
 			done += (size_t)ret;
 			offset += (uint64_t)ret;
+		} else if (offset >= src->cache_offset + src->cache_len) {
+			break;	/* the file ended before offset: it shrank */
 		}
-		/* The file ended early, before offset: it shrank. */
-		if (ret == 0 || (want < PARSER_CACHE &&
-				 offset >= src->cache_offset + src->cache_len))
+		if (ret == 0)
 			break;
 	}
 	return (ssize_t)done;
@@ -253,15 +284,30 @@ static void file_put(struct loop *l, struct file *f)
 	l->files_used--;
 }
 
+static bool direct_requested(const struct file *f)
+{
+	return f->loop->batch->cfg.direct;
+}
+
 static void put_read_stats(struct file *f)
 {
 	struct arena *a = &f->rec->arena;
 	struct mx_value *o = val_put_object(a, f->rec->root, "read");
 
+	double seconds = elapsed(&f->t_start);
+
 	val_put_int(a, o, "content_bytes", (int64_t)f->content_bytes);
+	val_put_int(a, o, "content_reads", f->content_reads);
 	val_put_int(a, o, "parser_bytes", (int64_t)f->parser_bytes);
 	val_put_int(a, o, "parser_reads", f->parser_reads);
-	val_put_double(a, o, "seconds", elapsed(&f->t_start));
+	val_put_int(a, o, "attempts", f->max_attempts);
+	if (direct_requested(f))
+		val_put_bool(a, o, "direct", f->direct);
+	val_put_double(a, o, "seconds", seconds);
+	if (seconds > 0)
+		val_put_double(a, o, "bytes_per_second",
+			       (double)(f->content_bytes + f->parser_bytes) /
+			       seconds);
 }
 
 /* Closes the descriptor (when open), emits the record, frees the slot. */
@@ -274,7 +320,9 @@ static void file_end(struct loop *l, struct file *f)
 			close(f->fd);
 		f->fd = -1;
 	}
-	l->bytes_read += f->content_bytes + f->parser_bytes;
+	l->report.files++;
+	l->report.content_bytes += f->content_bytes;
+	l->report.parser_bytes += f->parser_bytes;
 	batch_emit(l->batch, f->rec);
 	file_put(l, f);
 }
@@ -410,12 +458,23 @@ static int submit_chunk(struct loop *l, struct chunk *c)
 	struct file *f = c->file;
 	int ret;
 
-	ret = ring_read(&l->ring, f->fd, c->buf + c->filled,
-			c->len - c->filled, c->offset + c->filled, c->index,
-			tag(c, TAG_READ));
-	if (ret == 0)
-		l->ops_inflight++;
-	return ret;
+	uint32_t len = c->len - c->filled;
+
+	/*
+	 * O_DIRECT wants whole blocks: the tail chunk asks for a multiple of
+	 * 4 KiB (the buffer has room) and gets the bytes up to the end.
+	 */
+	if (f->direct)
+		len = (len + 4095) & ~4095u;
+	ret = ring_read(&l->ring, f->fd, c->buf + c->filled, len,
+			c->offset + c->filled, c->index, tag(c, TAG_READ));
+	if (ret < 0)
+		return ret;
+	l->ops_inflight++;
+	c->submitted_ns = now_ns();
+	if (++l->reads_inflight > l->report.max_reads_in_flight)
+		l->report.max_reads_in_flight = l->reads_inflight;
+	return 0;
 }
 
 static void release_chunk(struct loop *l, struct chunk *c)
@@ -423,6 +482,39 @@ static void release_chunk(struct loop *l, struct chunk *c)
 	c->file = NULL;
 	c->next_free = l->free_chunks;
 	l->free_chunks = c;
+}
+
+/*
+ * Takes bytes from the loop's --max-rate bucket. When the bucket is short,
+ * arms a ring timeout for when it will hold enough and returns false.
+ */
+static bool take_tokens(struct loop *l, uint64_t bytes)
+{
+	const uint64_t now = now_ns();
+	double cap = l->rate / 10;	/* at most 100 ms of reads at once */
+	double wait;
+
+	if (cap < (double)l->batch->cfg.chunk_size)
+		cap = (double)l->batch->cfg.chunk_size;
+	l->tokens += l->rate * (double)(now - l->tokens_ns) / 1e9;
+	if (l->tokens > cap)
+		l->tokens = cap;
+	l->tokens_ns = now;
+	if (l->tokens >= (double)bytes) {
+		l->tokens -= (double)bytes;
+		return true;
+	}
+	if (!l->timer_pending) {
+		wait = ((double)bytes - l->tokens) / l->rate;
+		l->timer.tv_sec = (long long)wait;
+		l->timer.tv_nsec = (long long)((wait - (double)l->timer.tv_sec) *
+					       1e9) + 1;
+		if (ring_timeout(&l->ring, &l->timer, TAG_TIMER) == 0) {
+			l->timer_pending = true;
+			l->ops_inflight++;
+		}
+	}
+	return false;
 }
 
 static void issue_reads(struct loop *l, struct file *f)
@@ -437,6 +529,10 @@ static void issue_reads(struct loop *l, struct file *f)
 	       f->next_read < f->read_end && l->free_chunks) {
 		struct chunk *c = l->free_chunks;
 		uint64_t left = f->read_end - f->next_read;
+
+		if (l->rate > 0 && !take_tokens(l, left < cfg->chunk_size ?
+						    left : cfg->chunk_size))
+			return;
 
 		l->free_chunks = c->next_free;
 		c->file = f;
@@ -525,6 +621,9 @@ static bool read_continues(struct loop *l, struct chunk *c, int res)
 		chunk_failed(f, c, res);
 		return false;
 	}
+	/* A rounded-up O_DIRECT tail read may not return more than asked. */
+	if ((uint32_t)res > c->len - c->filled)
+		res = (int)(c->len - c->filled);
 	c->filled += (uint32_t)res;
 	f->content_bytes += (uint64_t)res;
 	if (c->filled == c->len)
@@ -539,6 +638,16 @@ static bool read_continues(struct loop *l, struct chunk *c, int res)
 static void on_read(struct loop *l, struct chunk *c, int res)
 {
 	struct file *f = c->file;
+
+	l->reads_inflight--;
+	l->report.reads++;
+	f->content_reads++;
+	if (c->attempts + 1 > f->max_attempts)
+		f->max_attempts = c->attempts + 1;
+	histogram_add(&l->report.latency, l->now_ns - c->submitted_ns);
+	if (res > 0)
+		atomic_fetch_add_explicit(&l->batch->bytes_done, (uint64_t)res,
+					  memory_order_relaxed);
 
 	/* Once the file has failed, its remaining reads only drain. */
 	if (!f->failed && read_continues(l, c, res))
@@ -598,8 +707,28 @@ static void on_stat_path(struct loop *l, struct file *f, int res)
 	file_end(l, f);
 }
 
+static int open_flags(const struct file *f)
+{
+	int flags = O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC;
+
+	if (!f->task.follow)
+		flags |= O_NOFOLLOW;
+	if (f->direct)
+		flags |= O_DIRECT;
+	return flags;
+}
+
 static void on_open(struct loop *l, struct file *f, int res)
 {
+	/* File systems without O_DIRECT (tmpfs, some FUSE) say EINVAL. */
+	if (res == -EINVAL && f->direct) {
+		f->direct = false;
+		if (ring_openat(&l->ring, f->task.path, open_flags(f),
+				tag(f, TAG_OPEN)) == 0) {
+			l->ops_inflight++;
+			return;
+		}
+	}
 	if (res < 0) {
 		record_fail(f->rec, STAGE_OPEN, res, "open failed: %s",
 			    strerror(-res));
@@ -627,7 +756,6 @@ static void on_open(struct loop *l, struct file *f, int res)
 static void start_file(struct loop *l, struct task t)
 {
 	struct file *f = file_get(l);
-	int flags = O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC;
 
 	/* Callers take a task only when a slot is free. */
 	if (!f) {
@@ -644,7 +772,7 @@ static void start_file(struct loop *l, struct task t)
 	f->failed = f->identified = false;
 	f->fmt = NULL;
 	f->content_bytes = f->parser_bytes = 0;
-	f->parser_reads = 0;
+	f->parser_reads = f->content_reads = f->max_attempts = 0;
 	clock_gettime(CLOCK_MONOTONIC, &f->t_start);
 	if (f->digests)
 		digest_reset(f->digests);
@@ -655,10 +783,9 @@ static void start_file(struct loop *l, struct task t)
 		file_put(l, f);
 		return;
 	}
-	if (!t.follow)
-		flags |= O_NOFOLLOW;
+	f->direct = l->batch->cfg.direct;
 	f->state = FILE_OPENING;
-	if (ring_openat(&l->ring, t.path, flags, tag(f, TAG_OPEN)) < 0) {
+	if (ring_openat(&l->ring, t.path, open_flags(f), tag(f, TAG_OPEN)) < 0) {
 		record_fail(f->rec, STAGE_OPEN, EBUSY,
 			    "no room in the submission queue");
 		file_end(l, f);
@@ -687,6 +814,9 @@ static void handle(struct loop *l, const struct ring_completion *c)
 		break;
 	case TAG_STAT_PATH:
 		on_stat_path(l, p, c->res);
+		break;
+	case TAG_TIMER:
+		l->timer_pending = false;
 		break;
 	default:
 		break;	/* close: nothing left to do */
@@ -738,6 +868,7 @@ static void run(struct loop *l)
 	struct task_queue *q = &l->batch->queue;
 	struct ring_completion done[64];
 	struct task t;
+	uint64_t wait_ns;
 	unsigned i, n;
 	int ret;
 
@@ -745,7 +876,15 @@ static void run(struct loop *l)
 		while (!cancelled(l) && l->free_files && queue_try_pop(q, &t))
 			start_file(l, t);
 		if (l->ops_inflight == 0 && l->files_used == 0) {
-			if (cancelled(l) || !queue_pop_wait(q, &t))
+			bool more;
+
+			if (cancelled(l))
+				break;
+			wait_ns = now_ns();
+			more = queue_pop_wait(q, &t);
+			l->now_ns = now_ns();
+			l->waited_ns += l->now_ns - wait_ns;
+			if (!more)
 				break;
 			start_file(l, t);
 			continue;
@@ -759,7 +898,10 @@ static void run(struct loop *l)
 			fail_stalled(l);
 			continue;
 		}
+		wait_ns = now_ns();
 		ret = ring_submit_wait(&l->ring, 1);
+		l->now_ns = now_ns();
+		l->waited_ns += l->now_ns - wait_ns;
 		if (ret < 0)
 			mx_log(MX_LOG_WARN, "engine",
 			       "loop %u: io_uring_enter failed: %s", l->id,
@@ -859,8 +1001,14 @@ static int setup_files(struct loop *l)
 static int setup(struct loop *l, char *msg, size_t msg_len)
 {
 	const struct mx_config *cfg = &l->batch->cfg;
-	unsigned entries = cfg->buffers + 2 * cfg->files_in_flight;
+	unsigned entries = cfg->buffers + 2 * cfg->files_in_flight + 1;
 	int ret;
+
+	l->report.id = l->id;
+	histogram_init(&l->report.latency);
+	l->started_ns = l->now_ns = l->tokens_ns = now_ns();
+	if (cfg->max_rate)
+		l->rate = (double)cfg->max_rate / l->batch->nloops;
 
 	ret = ring_init(&l->ring, entries < 4096 ? entries : 4096);
 	if (ret == -ENOMEM) {
@@ -965,10 +1113,18 @@ int loop_start(struct mx_batch *b, unsigned id, struct loop **out)
 	return 0;
 }
 
-void loop_join(struct loop *l, struct mx_summary *sum)
+void loop_join(struct loop *l, struct loop_report *report)
 {
+	uint64_t life;
+
 	pthread_join(l->thread, NULL);
-	sum->bytes_read += l->bytes_read;
+	life = now_ns() - l->started_ns;
+	l->report.busy_fraction = life ? 1.0 - (double)l->waited_ns /
+					 (double)life : 0.0;
+	l->report.fixed_buffers = l->ring.fixed_buffers;
+	snprintf(l->report.ring_flags, sizeof(l->report.ring_flags), "%s",
+		 l->ring_ready ? ring_flags_name(l->ring.setup_flags) : "none");
+	*report = l->report;
 	teardown(l);
 	alloc_free(l);
 }

@@ -13,10 +13,33 @@
 #include <stdint.h>
 
 #include "metaextract.h"
+#include "histogram.h"
 #include "queue.h"
 #include "record.h"
 
 struct loop;
+
+/* What one loop did, collected when it is joined. */
+struct loop_report {
+	unsigned id;
+	uint64_t files;			/* records it made */
+	uint64_t content_bytes;
+	uint64_t parser_bytes;
+	uint64_t reads;			/* content read completions */
+	unsigned max_reads_in_flight;
+	double busy_fraction;		/* share of its life not waiting */
+	bool fixed_buffers;
+	char ring_flags[40];
+	struct histogram latency;	/* content reads, submit to completion */
+};
+
+/* "stage:errno" of failed records and how many there were. */
+struct error_count {
+	char kind[48];
+	uint64_t count;
+};
+
+#define ERROR_KINDS_MAX 32
 
 struct mx_batch {
 	struct mx_config cfg;
@@ -27,8 +50,21 @@ struct mx_batch {
 	struct task_queue queue;
 	atomic_bool cancelled;		/* set by mx_batch_cancel() */
 
+	/* Progress, read without locks by mx_batch_progress(). */
+	atomic_uint_least64_t files_found;
+	atomic_uint_least64_t bytes_found;
+	atomic_uint_least64_t files_done;
+	atomic_uint_least64_t files_failed;
+	atomic_uint_least64_t bytes_done;
+	atomic_bool adding_done;
+
 	pthread_mutex_t emit_lock;	/* serialises fn and the counters */
 	struct mx_summary sum;
+	struct error_count errors[ERROR_KINDS_MAX];
+	unsigned error_kinds;
+	uint64_t errors_other;		/* kinds past ERROR_KINDS_MAX */
+	struct loop_report *reports;	/* one per loop, after the join */
+	bool finished;
 
 	unsigned nloops;
 	struct loop **loops;
@@ -46,8 +82,12 @@ struct mx_batch {
 /* Hands a finished record to the caller and frees it. */
 void batch_emit(struct mx_batch *b, struct mx_record *rec);
 
-/* Queues a regular file for the loops; takes ownership of path. */
-int batch_enqueue(struct mx_batch *b, char *path, bool follow);
+/*
+ * Queues a regular file of size bytes for the loops; takes ownership of
+ * path.
+ */
+int batch_enqueue(struct mx_batch *b, char *path, bool follow,
+		  uint64_t size);
 
 /*
  * Starts loop number id as a thread. Setup (ring, buffers, magic) happens
@@ -56,8 +96,8 @@ int batch_enqueue(struct mx_batch *b, char *path, bool follow);
  */
 int loop_start(struct mx_batch *b, unsigned id, struct loop **out);
 
-/* Joins the thread, adds its counters to *sum and frees the loop. */
-void loop_join(struct loop *l, struct mx_summary *sum);
+/* Joins the thread, fills *report and frees the loop. */
+void loop_join(struct loop *l, struct loop_report *report);
 
 /* Walks path (a file or a tree) into the batch. */
 int walk_path(struct mx_batch *b, const char *path);

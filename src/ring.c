@@ -156,6 +156,18 @@ int ring_close(struct ring *r, int fd, uint64_t user)
 	return 0;
 }
 
+int ring_timeout(struct ring *r, struct __kernel_timespec *ts,
+		 uint64_t user)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_timeout(sqe, ts, 0, 0);
+	io_uring_sqe_set_data64(sqe, user);
+	return 0;
+}
+
 int ring_submit_wait(struct ring *r, unsigned wait_nr)
 {
 	int ret;

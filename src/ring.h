@@ -55,6 +55,10 @@ int ring_read(struct ring *r, int fd, void *buf, unsigned len,
 	      uint64_t offset, int buf_index, uint64_t user);
 int ring_close(struct ring *r, int fd, uint64_t user);
 
+/* Completes with -ETIME after *ts, which must stay valid until then. */
+int ring_timeout(struct ring *r, struct __kernel_timespec *ts,
+		 uint64_t user);
+
 /*
  * Submits what is queued and waits until at least wait_nr completions are
  * ready. Returns 0 or a negative errno; -EINTR is retried inside.

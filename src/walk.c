@@ -49,6 +49,7 @@ static void emit_error(struct walk *w, const char *path,
 	if (!rec)
 		return;
 	record_fail(rec, stage, err, "%s: %s", what, strerror(err));
+	atomic_fetch_add(&w->b->files_found, 1);
 	batch_emit(w->b, rec);
 }
 
@@ -94,6 +95,7 @@ static void emit_skipped(struct walk *w, int dirfd, const char *name,
 	} else {
 		record_skip(rec, "not a regular file");
 	}
+	atomic_fetch_add(&w->b->files_found, 1);
 	batch_emit(w->b, rec);
 }
 
@@ -143,7 +145,7 @@ static void walk_entry(struct walk *w, int dirfd, const char *name,
 		}
 	}
 	if (S_ISREG(st.st_mode)) {
-		if (batch_enqueue(w->b, path, follow) < 0)
+		if (batch_enqueue(w->b, path, follow, (uint64_t)st.st_size) < 0)
 			w->stop = -EPIPE;
 		return;
 	}
@@ -242,5 +244,5 @@ int walk_path(struct mx_batch *b, const char *path)
 	copy = alloc_strdup(path);
 	if (!copy)
 		return -ENOMEM;
-	return batch_enqueue(b, copy, true);
+	return batch_enqueue(b, copy, true, (uint64_t)st.st_size);
 }

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "metaextract.h"
+#include "bench.h"
+#include "progress.h"
 
 #define EXIT_SOME_FAILED 1
 #define EXIT_USAGE 2
@@ -38,6 +40,7 @@ static struct signal_watch watch;
 
 static const char usage_text[] =
 "Usage: metaextract [OPTION]... PATH...\n"
+"       metaextract bench [OPTION]... PATH...   (see metaextract bench --help)\n"
 "Read every regular file under each PATH once and write one JSON record per\n"
 "file: identity, MIME type, digests, and media or HDF5 metadata.\n"
 "\n"
@@ -70,9 +73,22 @@ static const char usage_text[] =
 "      --queue-depth=N      reads in flight per file (default: 4)\n"
 "      --files-in-flight=N  files open at once per loop (default: 32)\n"
 "\n"
+"      --max-rate=RATE      read at most RATE bytes per second in all, with\n"
+"                           K, M or G suffixes (powers of 1024), shared\n"
+"                           evenly by the loops (default: no limit)\n"
+"\n"
 "Output:\n"
 "  -o, --output=FILE        write records to FILE instead of standard output\n"
-"  -q, --quiet              no summary on standard error\n"
+"      --progress=MODE      progress on standard error: 'bar' (one line\n"
+"                           redrawn), 'plain' (a line every interval, for\n"
+"                           batch logs), 'none', or 'auto' (the default: bar\n"
+"                           when standard error is a terminal, else none)\n"
+"      --progress-interval=SECONDS\n"
+"                           seconds between plain progress lines (default 10)\n"
+"      --stats=FILE         write the run's statistics as JSON to FILE:\n"
+"                           counts, errors by kind, per-loop figures, read\n"
+"                           latency percentiles and histogram, timeline\n"
+"  -q, --quiet              no progress and no summary on standard error\n"
 "  -v, --verbose            log engine decisions (twice: debug messages)\n"
 "      --version            print the versions of metaextract and its\n"
 "                           libraries as JSON\n"
@@ -97,6 +113,10 @@ enum long_only {
 	OPT_BUFFERS,
 	OPT_QUEUE_DEPTH,
 	OPT_FILES_IN_FLIGHT,
+	OPT_MAX_RATE,
+	OPT_PROGRESS,
+	OPT_PROGRESS_INTERVAL,
+	OPT_STATS,
 	OPT_VERSION,
 };
 
@@ -116,7 +136,11 @@ static const struct option long_options[] = {
 	{ "buffers", required_argument, NULL, OPT_BUFFERS },
 	{ "queue-depth", required_argument, NULL, OPT_QUEUE_DEPTH },
 	{ "files-in-flight", required_argument, NULL, OPT_FILES_IN_FLIGHT },
+	{ "max-rate", required_argument, NULL, OPT_MAX_RATE },
 	{ "output", required_argument, NULL, 'o' },
+	{ "progress", required_argument, NULL, OPT_PROGRESS },
+	{ "progress-interval", required_argument, NULL, OPT_PROGRESS_INTERVAL },
+	{ "stats", required_argument, NULL, OPT_STATS },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "version", no_argument, NULL, OPT_VERSION },
@@ -171,6 +195,44 @@ static uint32_t parse_size(const char *opt, const char *s)
 		fail_usage("invalid value '%s' for --%s: expected a multiple "
 			   "of 4096 bytes from 4K to 1024M", s, opt);
 	return (uint32_t)v;
+}
+
+/* Parses a rate in bytes per second with an optional K, M or G suffix. */
+static uint64_t parse_rate(const char *s)
+{
+	static const char suffixes[] = "KMG";
+	const char *unit;
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (*end && (unit = strchr(suffixes, *end & ~0x20)) != NULL) {
+		unsigned shift = 10 * (unsigned)(unit - suffixes + 1);
+
+		if (v > (UINT64_MAX >> shift))
+			errno = ERANGE;
+		v <<= shift;
+		end++;
+	}
+	if (errno || end == s || *end || s[0] == '-' || v == 0)
+		fail_usage("invalid value '%s' for --max-rate: expected bytes "
+			   "per second above 0, with an optional K, M or G "
+			   "suffix", s);
+	return v;
+}
+
+static double parse_seconds(const char *opt, const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= 0.1 && v <= 86400))
+		fail_usage("invalid value '%s' for --%s: expected seconds "
+			   "from 0.1 to 86400", s, opt);
+	return v;
 }
 
 static void log_to_stderr(enum mx_log_level level, const char *subsystem,
@@ -329,6 +391,47 @@ static void print_summary(const struct mx_summary *s)
 		s->seconds > 0 ? (double)s->files / s->seconds : 0.0,
 		s->threads, s->buffer_note,
 		s->cancelled ? "; cancelled before the end" : "");
+	if (s->reads)
+		fprintf(stderr,
+			"metaextract: %llu reads, latency p50 %.0f us, p90 %.0f "
+			"us, p99 %.0f us, p99.9 %.0f us, max %.0f us; CPU %.2f s "
+			"user, %.2f s system\n", (unsigned long long)s->reads,
+			s->latency_p50_us, s->latency_p90_us,
+			s->latency_p99_us, s->latency_p999_us,
+			s->latency_max_us, s->cpu_user_seconds,
+			s->cpu_system_seconds);
+}
+
+/* Writes the batch's statistics with the progress timeline added. */
+static int write_stats(const char *path, const struct mx_summary *s,
+		       const struct progress *p)
+{
+	FILE *f;
+	size_t len;
+
+	if (!s->stats_json) {
+		fprintf(stderr, "metaextract: no statistics to write to '%s': "
+			"out of memory\n", path);
+		return -ENOMEM;
+	}
+	f = fopen(path, "we");
+	if (!f) {
+		fprintf(stderr, "metaextract: cannot create --stats file "
+			"'%s': %s\n", path, strerror(errno));
+		return -errno;
+	}
+	/* Reopen the object to append the timeline before its last brace. */
+	len = strlen(s->stats_json);
+	fwrite(s->stats_json, 1, len - 1, f);
+	fputs(",\"timeline\":", f);
+	progress_write_timeline(p, f);
+	fputs("}\n", f);
+	if (fclose(f) != 0) {
+		fprintf(stderr, "metaextract: writing --stats file '%s' "
+			"failed: %s\n", path, strerror(errno));
+		return -EIO;
+	}
+	return 0;
 }
 
 struct cli {
@@ -337,6 +440,9 @@ struct cli {
 	int files_from_count;
 	bool digest_given;
 	const char *output;
+	const char *stats;
+	const char *progress;		/* mode name, "auto" by default */
+	double progress_interval;
 	int delim;
 	bool quiet;
 	int verbose;
@@ -392,6 +498,17 @@ static void parse_options(struct cli *cli, int argc, char **argv)
 			cfg->files_in_flight = parse_count("files-in-flight",
 							   optarg, 1, 1024);
 			break;
+		case OPT_MAX_RATE:
+			cfg->max_rate = parse_rate(optarg);
+			break;
+		case OPT_PROGRESS:
+			cli->progress = optarg;
+			break;
+		case OPT_PROGRESS_INTERVAL:
+			cli->progress_interval =
+				parse_seconds("progress-interval", optarg);
+			break;
+		case OPT_STATS: cli->stats = optarg; break;
 		case 'o': cli->output = optarg; break;
 		case 'q': cli->quiet = true; break;
 		case 'v': cli->verbose++; break;
@@ -405,6 +522,12 @@ static void parse_options(struct cli *cli, int argc, char **argv)
 			fail_usage("invalid option");
 		}
 	}
+	if (strcmp(cli->progress, "auto") != 0 &&
+	    strcmp(cli->progress, "bar") != 0 &&
+	    strcmp(cli->progress, "plain") != 0 &&
+	    strcmp(cli->progress, "none") != 0)
+		fail_usage("invalid value '%s' for --progress: use auto, bar, "
+			   "plain or none", cli->progress);
 	if (optind == argc && !cli->files_from_count)
 		fail_usage("no PATH given, and no --files-from");
 	if (!cfg->content && cli->digest_given && cfg->digests)
@@ -521,14 +644,28 @@ static int add_inputs(struct cli *cli, struct mx_batch *b, int argc,
 	return ret;
 }
 
+static enum progress_mode choose_progress(const struct cli *cli)
+{
+	if (cli->quiet || strcmp(cli->progress, "none") == 0)
+		return PROGRESS_NONE;
+	if (strcmp(cli->progress, "bar") == 0)
+		return PROGRESS_BAR;
+	if (strcmp(cli->progress, "plain") == 0)
+		return PROGRESS_PLAIN;
+	return isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_NONE;
+}
+
 int main(int argc, char **argv)
 {
-	struct cli cli = { .delim = '\n' };
+	struct cli cli = { .delim = '\n', .progress = "auto" };
+	struct progress *progress;
 	struct output out = { .fd = -1 };
 	struct mx_summary sum;
 	struct mx_batch *b;
 	int ret;
 
+	if (argc > 1 && strcmp(argv[1], "bench") == 0)
+		return bench_main(argc - 1, argv + 1);
 	cli.files_from = calloc((size_t)argc, sizeof(*cli.files_from));
 	if (!cli.files_from)
 		return EXIT_USAGE;
@@ -548,12 +685,20 @@ int main(int argc, char **argv)
 	}
 	out.batch = b;
 	start_signal_watcher(&watch, b);
+	progress = progress_start(b, choose_progress(&cli),
+				  cli.progress_interval, cli.stats != NULL);
 	ret = add_inputs(&cli, b, argc, argv);
 	mx_batch_finish(b, &sum);
+	progress_stop(progress);
 	if (out.fd != STDOUT_FILENO && close(out.fd) != 0 && !out.error)
 		out.error = errno;
 	if (!cli.quiet)
 		print_summary(&sum);
+	if (cli.stats && write_stats(cli.stats, &sum, progress) < 0 &&
+	    !out.error)
+		ret = -EIO;
+	progress_free(progress);
+	mx_batch_free(b);
 	free(cli.files_from);
 	if (out.error) {
 		fprintf(stderr, "metaextract: writing to %s failed: %s\n",
