@@ -284,10 +284,26 @@ static void stop_loops(struct mx_batch *b)
 	}
 }
 
+/* An empty bucket that holds at most 100 ms of reads, or one chunk. */
+static void init_rate(struct mx_batch *b)
+{
+	struct rate_limit *rl = &b->rate;
+
+	pthread_mutex_init(&rl->lock, NULL);
+	rl->rate = (double)b->cfg.max_rate;
+	rl->capacity = rl->rate / 10;
+	if (rl->capacity < (double)b->cfg.chunk_size)
+		rl->capacity = (double)b->cfg.chunk_size;
+	rl->tokens = 0;
+	rl->refilled_ns = (uint64_t)b->t_start.tv_sec * 1000000000u +
+			  (uint64_t)b->t_start.tv_nsec;
+}
+
 static void batch_free(struct mx_batch *b)
 {
 	queue_destroy(&b->queue);
 	pthread_mutex_destroy(&b->emit_lock);
+	pthread_mutex_destroy(&b->rate.lock);
 	pthread_mutex_destroy(&b->start_lock);
 	pthread_cond_destroy(&b->started);
 	alloc_free(b->loops);
@@ -341,12 +357,13 @@ int mx_batch_new(const struct mx_config *cfg, mx_record_fn fn, void *arg,
 	pthread_mutex_init(&b->emit_lock, NULL);
 	pthread_mutex_init(&b->start_lock, NULL);
 	pthread_cond_init(&b->started, NULL);
+	clock_gettime(CLOCK_MONOTONIC, &b->t_start);
+	init_rate(b);
 	if (!b->loops || !b->reports ||
 	    queue_init(&b->queue, QUEUE_SLOTS) < 0) {
 		batch_free(b);
 		return -ENOMEM;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &b->t_start);
 	b->sum.registered_buffers = true;
 	fit_buffers(b);
 	if (!b->register_buffers)

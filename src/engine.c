@@ -127,10 +127,7 @@ struct loop {
 	uint64_t waited_ns;
 	unsigned reads_inflight;
 
-	/* --max-rate: this loop's share, as a token bucket in bytes. */
-	double rate;			/* bytes per second; 0 for no limit */
-	double tokens;
-	uint64_t tokens_ns;		/* when tokens was last topped up */
+	/* --max-rate: wakes the loop when the shared bucket refills. */
 	bool timer_pending;
 	struct __kernel_timespec timer;
 };
@@ -485,27 +482,30 @@ static void release_chunk(struct loop *l, struct chunk *c)
 }
 
 /*
- * Takes bytes from the loop's --max-rate bucket. When the bucket is short,
- * arms a ring timeout for when it will hold enough and returns false.
+ * Takes bytes from the batch's --max-rate bucket, shared by the loops so
+ * that one loop reading one file may use the whole rate. When the bucket
+ * is short, arms a ring timeout for when it will hold enough and returns
+ * false.
  */
 static bool take_tokens(struct loop *l, uint64_t bytes)
 {
+	struct rate_limit *rl = &l->batch->rate;
 	const uint64_t now = now_ns();
-	double cap = l->rate / 10;	/* at most 100 ms of reads at once */
-	double wait;
+	double wait = 0;
 
-	if (cap < (double)l->batch->cfg.chunk_size)
-		cap = (double)l->batch->cfg.chunk_size;
-	l->tokens += l->rate * (double)(now - l->tokens_ns) / 1e9;
-	if (l->tokens > cap)
-		l->tokens = cap;
-	l->tokens_ns = now;
-	if (l->tokens >= (double)bytes) {
-		l->tokens -= (double)bytes;
+	pthread_mutex_lock(&rl->lock);
+	rl->tokens += rl->rate * (double)(now - rl->refilled_ns) / 1e9;
+	if (rl->tokens > rl->capacity)
+		rl->tokens = rl->capacity;
+	rl->refilled_ns = now;
+	if (rl->tokens >= (double)bytes)
+		rl->tokens -= (double)bytes;
+	else
+		wait = ((double)bytes - rl->tokens) / rl->rate;
+	pthread_mutex_unlock(&rl->lock);
+	if (wait == 0)
 		return true;
-	}
 	if (!l->timer_pending) {
-		wait = ((double)bytes - l->tokens) / l->rate;
 		l->timer.tv_sec = (long long)wait;
 		l->timer.tv_nsec = (long long)((wait - (double)l->timer.tv_sec) *
 					       1e9) + 1;
@@ -530,7 +530,7 @@ static void issue_reads(struct loop *l, struct file *f)
 		struct chunk *c = l->free_chunks;
 		uint64_t left = f->read_end - f->next_read;
 
-		if (l->rate > 0 && !take_tokens(l, left < cfg->chunk_size ?
+		if (cfg->max_rate && !take_tokens(l, left < cfg->chunk_size ?
 						    left : cfg->chunk_size))
 			return;
 
@@ -1006,9 +1006,7 @@ static int setup(struct loop *l, char *msg, size_t msg_len)
 
 	l->report.id = l->id;
 	histogram_init(&l->report.latency);
-	l->started_ns = l->now_ns = l->tokens_ns = now_ns();
-	if (cfg->max_rate)
-		l->rate = (double)cfg->max_rate / l->batch->nloops;
+	l->started_ns = l->now_ns = now_ns();
 
 	ret = ring_init(&l->ring, entries < 4096 ? entries : 4096);
 	if (ret == -ENOMEM) {

@@ -41,6 +41,15 @@ struct error_count {
 
 #define ERROR_KINDS_MAX 32
 
+/* Token bucket of --max-rate, in bytes, shared by the loops. */
+struct rate_limit {
+	pthread_mutex_t lock;
+	double rate;			/* bytes per second */
+	double capacity;		/* largest burst */
+	double tokens;
+	uint64_t refilled_ns;		/* CLOCK_MONOTONIC */
+};
+
 struct mx_batch {
 	struct mx_config cfg;
 	mx_record_fn fn;
@@ -48,6 +57,7 @@ struct mx_batch {
 	struct mx_record **keep;	/* set by mx_extract_file: keep the
 					   record instead of calling fn */
 	struct task_queue queue;
+	struct rate_limit rate;
 	atomic_bool cancelled;		/* set by mx_batch_cancel() */
 
 	/* Progress, read without locks by mx_batch_progress(). */

@@ -1,0 +1,113 @@
+#!/bin/sh
+# What a run shows while and after it works: the progress line in a real
+# terminal (tmux), plain progress lines, --stats, --max-rate, bench and
+# the plot script.
+# Usage: test_observe.sh PATH_TO_METAEXTRACT SOURCE_DIR
+set -u
+mx=$1
+src=$2
+work=$(mktemp -d)
+session="mx-test-$$"
+trap 'tmux kill-session -t "$session" 2>/dev/null; rm -rf "$work"' EXIT
+passed=0
+failed=0
+
+check() {
+	# check NAME EXPECTED ACTUAL
+	if [ "$2" = "$3" ]; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		echo "FAIL: $1: expected '$2', got '$3'"
+	fi
+}
+
+# 8 MiB read at 2 MiB/s takes about 4 seconds: long enough to watch.
+head -c 8M /dev/zero >"$work/slow"
+mkdir "$work/tree"
+for i in 1 2 3 4 5; do printf 'file %s\n' "$i" >"$work/tree/f$i"; done
+ln -s nowhere "$work/tree/dangling"
+
+# The progress line is redrawn in place, then erased before the summary.
+tmux new-session -d -s "$session" -x 200 -y 40
+# The marker is typed in two parts so that the command line never matches.
+tmux send-keys -t "$session" "'$mx' -d none --max-rate=2M '$work/slow' \
+>/dev/null; echo fin''ished-\$?" Enter
+sleep 2
+tmux capture-pane -p -t "$session" >"$work/during"
+check "one progress line on screen while running" 1 \
+	"$(grep -c '^metaextract: 0/1 files' "$work/during")"
+i=0
+while ! tmux capture-pane -p -t "$session" | grep -q 'finished-'; do
+	i=$((i + 1))
+	[ "$i" -lt 60 ] || break
+	sleep 0.5
+done
+tmux capture-pane -p -t "$session" >"$work/after"
+check "run ends with exit 0" 1 "$(grep -c 'finished-0' "$work/after")"
+check "progress line erased at the end" 0 \
+	"$(grep -c '0/1 files\|1/1 files' "$work/after")"
+check "summary shown" 1 "$(grep -c '1 files: 1 ok' "$work/after")"
+
+# Plain progress lines at the set interval, for batch job logs.
+start=$(date +%s)
+"$mx" -d none --max-rate=2M --progress=plain --progress-interval=1 \
+	"$work/slow" >/dev/null 2>"$work/plain"
+took=$(( $(date +%s) - start ))
+lines=$(grep -c 'files, ' "$work/plain")
+check "plain progress prints about one line a second" yes \
+	"$([ "$lines" -ge $((took - 2)) ] && [ "$lines" -le $((took + 1)) ] \
+		&& echo yes || echo "$lines lines in $took s")"
+check "--max-rate 2M keeps 8 MiB over 3 seconds" yes \
+	"$([ "$took" -ge 3 ] && echo yes || echo "$took s")"
+check "--max-rate 2M keeps 8 MiB under 9 seconds" yes \
+	"$([ "$took" -le 8 ] && echo yes || echo "$took s")"
+
+# --stats counts what the records say: five files, a skipped link and
+# a missing path.
+"$mx" -q --stats="$work/stats.json" "$work/tree" "$work/missing" \
+	>"$work/records"
+check "exit code with one failed file" 1 $?
+python3 - "$work/stats.json" "$work/records" >"$work/compare" <<'PY'
+import json, sys
+stats = json.load(open(sys.argv[1]))
+records = [json.loads(line) for line in open(sys.argv[2])]
+status = [r["status"] for r in records]
+print("files", stats["files"] == len(records))
+print("ok", stats["files_ok"] == status.count("ok"))
+print("failed", stats["files_failed"] == status.count("error"))
+print("skipped", stats["files_skipped"] == status.count("skipped"))
+print("errors", stats["errors"] == {"stat:ENOENT": 1} or stats["errors"])
+print("loops", sum(l["files"] for l in stats["loops"]) == 5)
+print("reads", stats["read_latency_us"]["count"] == 5)
+print("histogram", sum(b[2] for b in stats["read_latency_us"]["histogram"]) == 5)
+print("timeline", stats["timeline"][-1]["files"] == stats["files"])
+PY
+for key in files ok failed skipped errors loops reads histogram timeline; do
+	check "--stats $key matches the records" "$key True" \
+		"$(grep "^$key " "$work/compare")"
+done
+
+# bench prints JSON with one result per setting.
+"$mx" bench --json --runs=1 --chunk-sizes=64K,1M --queue-depths=1,4 \
+	"$work/slow" >"$work/bench.json"
+check "bench exit code" 0 $?
+check "bench JSON has 4 results over all bytes" "4 True" "$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+r = d["results"]
+print(len(r), all(x["bytes"] == 8 << 20 and x["reads"] > 0 for x in r))
+' "$work/bench.json")"
+"$mx" bench --queue-depths=0 "$work/slow" >/dev/null 2>&1
+check "bench exit code, invalid depth" 2 $?
+
+# The plot script turns both JSON forms into PNG files.
+if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
+	"$src/tools/mx-plot" "$work/stats.json" -o "$work/stats.png"
+	check "plot of --stats is a PNG" PNG "$(head -c4 "$work/stats.png" | tail -c3)"
+	"$src/tools/mx-plot" "$work/bench.json" -o "$work/bench.png"
+	check "plot of bench is a PNG" PNG "$(head -c4 "$work/bench.png" | tail -c3)"
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
