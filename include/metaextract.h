@@ -76,8 +76,8 @@ struct mx_config {
 	bool one_file_system;		/* do not cross mount points */
 	unsigned max_objects;		/* HDF5 objects listed per file */
 	unsigned max_tags;		/* media tags kept per dictionary */
-	uint64_t max_rate;		/* bytes per second over all loops,
-					   shared evenly; 0 for no limit */
+	uint64_t max_rate;		/* bytes per second over all loops
+					   together; 0 for no limit */
 	bool direct;			/* O_DIRECT where the file system
 					   takes it, else buffered */
 };

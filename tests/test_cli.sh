@@ -101,7 +101,7 @@ check "records before SIGINT are kept" 1 "$(grep -c '"status":"ok"' "$work/out")
 # H5HG_read. The run must not end silently: either a record comes out (a
 # libhdf5 that copes), or the crash is named, by AddressSanitizer in the
 # sanitizer build or else by metaextract's own message.
-"$mx" -q -d none "$data/gen_types_flipped.h5" >"$work/out" 2>"$work/err"
+"$mx" -q -d none "$data/../crash/gen_types_flipped.h5" >"$work/out" 2>"$work/err"
 rc=$?
 if grep -q AddressSanitizer "$work/err"; then
 	check "sanitizer build: ASan reports the fault in libhdf5" yes \
@@ -118,7 +118,8 @@ check "--help exits 0" 0 $?
 for opt in --files-from --null --follow --one-file-system --digest \
 	--no-content --no-type --no-parse --max-objects --max-tags --threads \
 	--chunk-size --buffers --queue-depth --files-in-flight --output \
-	--quiet --verbose --version; do
+	--quiet --verbose --version --direct --max-rate --progress \
+	--progress-interval --stats; do
 	check "--help documents $opt" 1 \
 		"$(grep -cE -- "^ +(-[a-zA-Z0-9], )?$opt([= ]|$)" "$work/out")"
 done

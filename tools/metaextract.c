@@ -72,10 +72,12 @@ static const char usage_text[] =
 "      --buffers=N          chunk buffers per loop (default: 16)\n"
 "      --queue-depth=N      reads in flight per file (default: 4)\n"
 "      --files-in-flight=N  files open at once per loop (default: 32)\n"
-"\n"
-"      --max-rate=RATE      read at most RATE bytes per second in all, with\n"
-"                           K, M or G suffixes (powers of 1024), shared\n"
-"                           evenly by the loops (default: no limit)\n"
+"      --direct             read with O_DIRECT, bypassing the page cache,\n"
+"                           where the file system allows it (else buffered;\n"
+"                           each record's read.direct says which)\n"
+"      --max-rate=RATE      read at most RATE bytes per second over all\n"
+"                           loops together, with K, M or G suffixes (powers\n"
+"                           of 1024) (default: no limit)\n"
 "\n"
 "Output:\n"
 "  -o, --output=FILE        write records to FILE instead of standard output\n"
@@ -114,6 +116,7 @@ enum long_only {
 	OPT_QUEUE_DEPTH,
 	OPT_FILES_IN_FLIGHT,
 	OPT_MAX_RATE,
+	OPT_DIRECT,
 	OPT_PROGRESS,
 	OPT_PROGRESS_INTERVAL,
 	OPT_STATS,
@@ -137,6 +140,7 @@ static const struct option long_options[] = {
 	{ "queue-depth", required_argument, NULL, OPT_QUEUE_DEPTH },
 	{ "files-in-flight", required_argument, NULL, OPT_FILES_IN_FLIGHT },
 	{ "max-rate", required_argument, NULL, OPT_MAX_RATE },
+	{ "direct", no_argument, NULL, OPT_DIRECT },
 	{ "output", required_argument, NULL, 'o' },
 	{ "progress", required_argument, NULL, OPT_PROGRESS },
 	{ "progress-interval", required_argument, NULL, OPT_PROGRESS_INTERVAL },
@@ -501,6 +505,7 @@ static void parse_options(struct cli *cli, int argc, char **argv)
 		case OPT_MAX_RATE:
 			cfg->max_rate = parse_rate(optarg);
 			break;
+		case OPT_DIRECT: cfg->direct = true; break;
 		case OPT_PROGRESS:
 			cli->progress = optarg;
 			break;
