@@ -156,6 +156,17 @@ int ring_close(struct ring *r, int fd, uint64_t user)
 	return 0;
 }
 
+int ring_fadvise(struct ring *r, int fd, int advice, uint64_t user)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_fadvise(sqe, fd, 0, 0, advice);
+	io_uring_sqe_set_data64(sqe, user);
+	return 0;
+}
+
 int ring_timeout(struct ring *r, struct __kernel_timespec *ts,
 		 uint64_t user)
 {

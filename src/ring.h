@@ -54,6 +54,7 @@ int ring_statx_path(struct ring *r, const char *path, bool follow,
 int ring_read(struct ring *r, int fd, void *buf, unsigned len,
 	      uint64_t offset, int buf_index, uint64_t user);
 int ring_close(struct ring *r, int fd, uint64_t user);
+int ring_fadvise(struct ring *r, int fd, int advice, uint64_t user);
 
 /* Completes with -ETIME after *ts, which must stay valid until then. */
 int ring_timeout(struct ring *r, struct __kernel_timespec *ts,
