@@ -6,18 +6,7 @@ mx=$1
 data=$2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-passed=0
-failed=0
-
-check() {
-	# check NAME EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
-		echo "FAIL: $1: expected '$2', got '$3'"
-	fi
-}
+. "$(dirname "$0")/check.sh"
 
 printf 'hello\n' >"$work/a.txt"
 printf 'world\n' >"$work/b.txt"
@@ -124,5 +113,4 @@ for opt in --files-from --null --follow --one-file-system --digest \
 		"$(grep -cE -- "^ +(-[a-zA-Z0-9], )?$opt([= ]|$)" "$work/out")"
 done
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish_checks

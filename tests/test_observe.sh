@@ -9,18 +9,7 @@ src=$2
 work=$(mktemp -d)
 session="mx-test-$$"
 trap 'tmux kill-session -t "$session" 2>/dev/null; rm -rf "$work"' EXIT
-passed=0
-failed=0
-
-check() {
-	# check NAME EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then
-		passed=$((passed + 1))
-	else
-		failed=$((failed + 1))
-		echo "FAIL: $1: expected '$2', got '$3'"
-	fi
-}
+. "$(dirname "$0")/check.sh"
 
 # 8 MiB read at 2 MiB/s takes about 4 seconds: long enough to watch.
 head -c 8M /dev/zero >"$work/slow"
@@ -109,5 +98,4 @@ if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
 	check "plot of bench is a PNG" PNG "$(head -c4 "$work/bench.png" | tail -c3)"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish_checks
