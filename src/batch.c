@@ -19,12 +19,10 @@
 #include "engine.h"
 #include "fmt.h"
 #include "log.h"
+#include "loop.h"
 #include "sniff.h"
 #include "stats.h"
 #include "strbuf.h"
-
-/* Registered memory per loop besides its chunks: the parser cache. */
-#define PARSER_CACHE_BYTES 65536u
 
 /* Paths queued between the walker and the loops. */
 #define QUEUE_SLOTS 4096
@@ -137,7 +135,7 @@ static void fit_buffers(struct mx_batch *b)
 		return;
 	}
 	per_loop = (unsigned long long)cfg->buffers * cfg->chunk_size +
-		   PARSER_CACHE_BYTES;
+		   PARSER_CACHE;
 	need = per_loop * b->nloops;
 	b->register_buffers = true;
 	fmt_mib(want, sizeof(want), need);
@@ -164,8 +162,8 @@ static void fit_buffers(struct mx_batch *b)
 	}
 	fmt_mib(have, sizeof(have), rl.rlim_cur);
 	per_loop = rl.rlim_cur / b->nloops;
-	fit = per_loop > PARSER_CACHE_BYTES ?
-	      (per_loop - PARSER_CACHE_BYTES) / cfg->chunk_size : 0;
+	fit = per_loop > PARSER_CACHE ?
+	      (per_loop - PARSER_CACHE) / cfg->chunk_size : 0;
 	if (fit >= 2) {
 		cfg->buffers = (unsigned)fit;
 		if (cfg->queue_depth > cfg->buffers)
