@@ -246,14 +246,18 @@ static int submit_chunk(struct loop *l, struct chunk *c)
 static bool take_tokens(struct loop *l, uint64_t bytes)
 {
 	struct rate_limit *rl = &l->batch->rate;
-	const uint64_t now = now_ns();
+	uint64_t now;
 	double wait = 0;
 
 	pthread_mutex_lock(&rl->lock);
-	rl->tokens += rl->rate * (double)(now - rl->refilled_ns) / 1e9;
+	/* Read under the lock: another loop may have refilled just now. */
+	now = now_ns();
+	if (now > rl->refilled_ns)
+		rl->tokens += rl->rate * (double)(now - rl->refilled_ns) / 1e9;
 	if (rl->tokens > rl->capacity)
 		rl->tokens = rl->capacity;
-	rl->refilled_ns = now;
+	if (now > rl->refilled_ns)
+		rl->refilled_ns = now;
 	if (rl->tokens >= (double)bytes)
 		rl->tokens -= (double)bytes;
 	else
@@ -454,7 +458,7 @@ static void on_statx(struct loop *l, struct file *f, int res)
 			 TAG_IGNORE) == 0)
 		l->ops_inflight++;
 	f->state = FILE_READING;
-	if (cancelled(l)) {
+	if (cancelled(l) && f->read_end > 0) {
 		record_fail(f->rec, STAGE_READ, ECANCELED,
 			    "the run was cancelled before the file was read");
 		f->failed = true;
@@ -639,7 +643,9 @@ void loop_run(struct loop *l)
 	for (;;) {
 		while (!cancelled(l) && l->free_files && queue_try_pop(q, &t))
 			start_file(l, t);
-		if (l->ops_inflight == 0 && l->files_used == 0) {
+		/* A pending --max-rate timer alone does not keep a loop busy. */
+		if (l->ops_inflight == (l->timer_pending ? 1u : 0u) &&
+		    l->files_used == 0) {
 			bool more;
 
 			if (cancelled(l))

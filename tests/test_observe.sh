@@ -52,6 +52,28 @@ check "--max-rate 2M keeps 8 MiB over 3 seconds" yes \
 check "--max-rate 2M keeps 8 MiB under 9 seconds" yes \
 	"$([ "$took" -le 8 ] && echo yes || echo "$took s")"
 
+# The rate holds over two loops and many files too: 40 files of 100 KiB.
+mkdir "$work/many"
+i=0
+while [ "$i" -lt 40 ]; do
+	head -c 102400 /dev/zero >"$work/many/f$i"
+	i=$((i + 1))
+done
+start=$(date +%s)
+"$mx" -q -j 2 -d none --no-type --no-parse --max-rate=1M "$work/many" \
+	>/dev/null
+took=$(( $(date +%s) - start ))
+check "--max-rate 1M keeps 4 MB on two loops over 2 seconds" yes \
+	"$([ "$took" -ge 2 ] && echo yes || echo "$took s")"
+
+"$mx" -q --stats="$work/same" -o "$work/same" "$work/tree" 2>"$work/err"
+check "exit code, --stats naming the output file" 2 $?
+"$mx" -q --stats="$work/no/such/dir/s.json" "$work/tree" >"$work/records" \
+	2>"$work/err"
+check "exit code, --stats in a missing directory" 2 $?
+check "a bad --stats path fails before any record" 0 \
+	"$(wc -l <"$work/records")"
+
 # --stats counts what the records say: five files, a skipped link and
 # a missing path.
 "$mx" -q --stats="$work/stats.json" "$work/tree" "$work/missing" \
@@ -89,6 +111,23 @@ print(len(r), all(x["bytes"] == 8 << 20 and x["reads"] > 0 for x in r))
 ' "$work/bench.json")"
 "$mx" bench --queue-depths=0 "$work/slow" >/dev/null 2>&1
 check "bench exit code, invalid depth" 2 $?
+mkdir "$work/empty"
+"$mx" bench --runs=1 "$work/empty" >/dev/null 2>&1
+check "bench exit code, no file to read" 1 $?
+
+# A stopped bench still writes a JSON document that parses.
+"$mx" bench --json --runs=99 --cold "$work/slow" >"$work/stopped.json" \
+	2>/dev/null &
+pid=$!
+sleep 1
+kill -TERM "$pid"
+wait "$pid"
+check "bench exit code after SIGTERM" 143 $?
+check "stopped bench JSON parses" ok "$(python3 -c '
+import json, sys
+json.load(open(sys.argv[1]))
+print("ok")
+' "$work/stopped.json" 2>&1)"
 
 # The plot script turns both JSON forms into PNG files.
 if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then

@@ -14,10 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bench.h"
 #include "metaextract.h"
+#include "stop.h"
 
 #define MAX_SETTINGS 16
 #define MAX_RUNS 99
@@ -225,13 +227,38 @@ static void drop_cache(const struct bench *bn)
 		nftw(bn->paths[i], drop_one, 64, FTW_PHYS);
 }
 
-static void count_failed(const struct mx_record *rec, void *arg)
+/* Counts the files read; FIFOs, links and the like are not measured. */
+static void count_files(const struct mx_record *rec, void *arg)
 {
 	struct run *r = arg;
 
+	if (mx_record_status(rec) == MX_STATUS_SKIPPED)
+		return;
 	r->files++;
 	if (mx_record_status(rec) == MX_STATUS_ERROR)
 		r->failed++;
+}
+
+static double now_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Chunk buffers per loop: enough for the queue depth, and up to 16 so
+ * that several small files are read at once, but no more than 256 MiB,
+ * because setting up the arena is not what the run should time.
+ */
+static unsigned buffers_for(uint32_t chunk, unsigned depth)
+{
+	unsigned n = (unsigned)((256u << 20) / chunk);
+
+	if (n > 16)
+		n = 16;
+	return n > depth ? n : depth;
 }
 
 static int run_once(const struct bench *bn, uint32_t chunk, unsigned depth,
@@ -240,6 +267,7 @@ static int run_once(const struct bench *bn, uint32_t chunk, unsigned depth,
 	struct mx_config cfg;
 	struct mx_summary sum;
 	struct mx_batch *b;
+	double start;
 	int i, ret;
 
 	mx_config_init(&cfg);
@@ -250,17 +278,21 @@ static int run_once(const struct bench *bn, uint32_t chunk, unsigned depth,
 	cfg.direct = bn->direct;
 	cfg.chunk_size = chunk;
 	cfg.queue_depth = depth;
-	cfg.buffers = depth > 16 ? depth : 16;
+	cfg.buffers = buffers_for(chunk, depth);
 	memset(r, 0, sizeof(*r));
 	if (bn->cold)
 		drop_cache(bn);
-	ret = mx_batch_new(&cfg, count_failed, r, &b);
+	ret = mx_batch_new(&cfg, count_files, r, &b);
 	if (ret < 0)
 		return ret;
+	stop_set_batch(b);
+	/* From here on: the loops and their buffers are ready. */
+	start = now_seconds();
 	for (i = 0; i < bn->npaths && ret == 0; i++)
 		ret = mx_batch_add(b, bn->paths[i]);
 	mx_batch_finish(b, &sum);
-	r->seconds = sum.seconds;
+	r->seconds = now_seconds() - start;
+	stop_set_batch(NULL);
 	r->bytes = sum.content_bytes;
 	r->reads = sum.reads;
 	r->queue_depth = sum.queue_depth;
@@ -271,7 +303,7 @@ static int run_once(const struct bench *bn, uint32_t chunk, unsigned depth,
 	r->p999 = sum.latency_p999_us;
 	r->max = sum.latency_max_us;
 	mx_batch_free(b);
-	return ret;
+	return ret == -ECANCELED ? 0 : ret;
 }
 
 static int by_seconds(const void *a, const void *b)
@@ -305,19 +337,54 @@ static void print_row(const struct bench *bn, uint32_t chunk,
 	       r->p99, r->p999);
 }
 
-/* Prints s as a JSON string; bytes that are not UTF-8 pass unchanged. */
+/* Length of the valid UTF-8 sequence at s, or 0 when it is invalid. */
+static size_t utf8_length(const unsigned char *s)
+{
+	size_t len, i;
+	unsigned cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+/*
+ * Prints s as a JSON string. Bytes that are not UTF-8 become U+FFFD, as
+ * in records, so the document always parses.
+ */
 static void print_json_string(const char *s)
 {
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	const unsigned char *p = (const unsigned char *)s;
 
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
+	putchar('"');
+	while (*p) {
+		size_t n = utf8_length(p);
+
+		if (*p == '"' || *p == '\\')
+			printf("\\%c", *p);
+		else if (*p < 0x20)
+			printf("\\u%04x", *p);
+		else if (n == 0)
+			fputs("\xef\xbf\xbd", stdout);
 		else
-			putchar(c);
+			fwrite(p, 1, n, stdout);
+		p += n ? n : 1;
 	}
 	putchar('"');
 }
@@ -350,6 +417,39 @@ static void print_head(const struct bench *bn, const struct run *r)
 	       "MB/s", "reads/s", "p50 us", "p90 us", "p99 us", "p99.9 us");
 }
 
+/* Says when the locked-memory limit left fewer reads in flight. */
+static void warn_depth(unsigned asked, unsigned used)
+{
+	if (used != asked)
+		fprintf(stderr, "metaextract bench: queue depth %u asked, %u "
+			"used: RLIMIT_MEMLOCK holds only that many buffers "
+			"(raise ulimit -l)\n", asked, used);
+}
+
+/* Runs one setting bn->runs times; returns the median run, or NULL. */
+static const struct run *run_setting(const struct bench *bn, uint32_t chunk,
+				     unsigned depth, struct run *runs,
+				     bool *failed)
+{
+	unsigned k;
+	int ret;
+
+	for (k = 0; k < bn->runs; k++) {
+		ret = run_once(bn, chunk, depth, &runs[k]);
+		if (ret < 0) {
+			fprintf(stderr, "metaextract bench: run failed: %s\n",
+				strerror(-ret));
+			return NULL;
+		}
+		if (stop_signal())
+			return NULL;
+		*failed |= runs[k].failed > 0;
+	}
+	qsort(runs, bn->runs, sizeof(runs[0]), by_seconds);
+	warn_depth(depth, runs[bn->runs / 2].queue_depth);
+	return &runs[bn->runs / 2];
+}
+
 int bench_main(int argc, char **argv)
 {
 	struct bench bn = {
@@ -357,8 +457,9 @@ int bench_main(int argc, char **argv)
 		.depths = { 1, 4, 16 }, .ndepths = 3, .runs = 3,
 	};
 	struct run runs[MAX_RUNS];
+	const struct run *median = NULL;
 	bool first = true, failed = false;
-	unsigned c, d, k;
+	unsigned c, d;
 	int ret;
 
 	ret = parse_bench_options(&bn, argc, argv);
@@ -366,26 +467,35 @@ int bench_main(int argc, char **argv)
 		return ret;
 	for (c = 0; c < bn.nchunks; c++) {
 		for (d = 0; d < bn.ndepths; d++) {
-			for (k = 0; k < bn.runs; k++) {
-				ret = run_once(&bn, bn.chunks[c], bn.depths[d],
-					       &runs[k]);
-				if (ret < 0) {
-					fprintf(stderr, "metaextract bench: run "
-						"failed: %s\n", strerror(-ret));
-					return 2;
-				}
-				failed |= runs[k].failed > 0;
+			median = run_setting(&bn, bn.chunks[c], bn.depths[d],
+					     runs, &failed);
+			if (!median)
+				goto out;
+			if (median->files == 0) {
+				fprintf(stderr, "metaextract bench: no regular "
+					"file to read under the given paths\n");
+				return 1;
 			}
-			qsort(runs, bn.runs, sizeof(runs[0]), by_seconds);
 			if (first)
-				print_head(&bn, &runs[bn.runs / 2]);
-			print_row(&bn, bn.chunks[c], &runs[bn.runs / 2], first);
+				print_head(&bn, median);
+			print_row(&bn, bn.chunks[c], median, first);
 			fflush(stdout);
 			first = false;
 		}
 	}
-	if (bn.json)
+out:
+	/* Close the JSON document even after a stop, so that it parses. */
+	if (bn.json && first && stop_signal()) {
+		memset(runs, 0, sizeof(runs[0]));
+		print_head(&bn, &runs[0]);
+		first = false;
+	}
+	if (bn.json && !first)
 		printf("]}\n");
+	if (stop_signal())
+		return 128 + stop_signal();
+	if (!median)
+		return 2;
 	if (failed)
 		fprintf(stderr, "metaextract bench: some files could not be "
 			"read; run metaextract on them to see why\n");

@@ -12,11 +12,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "metaextract.h"
 #include "bench.h"
 #include "progress.h"
+#include "stop.h"
 
 #define EXIT_SOME_FAILED 1
 #define EXIT_USAGE 2
@@ -28,15 +30,6 @@ struct output {
 	struct mx_batch *batch;	/* cancelled when a write fails */
 };
 
-/* The batch that SIGINT, SIGTERM, SIGHUP and SIGUSR1 stop. */
-struct signal_watch {
-	sigset_t set;
-	struct mx_batch *batch;
-	pthread_t main_thread;	/* woken from a blocking read on a stop */
-	atomic_int signal;	/* the first signal received, or 0 */
-};
-
-static struct signal_watch watch;
 
 static const char usage_text[] =
 "Usage: metaextract [OPTION]... PATH...\n"
@@ -233,7 +226,9 @@ static double parse_seconds(const char *opt, const char *s)
 
 	errno = 0;
 	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= 0.1 && v <= 86400))
+	/* Decimal only: strtod would also take "0x10" and "inf". */
+	if (errno || end == s || *end || strspn(s, "0123456789.") != strlen(s) ||
+	    !(v >= 0.1 && v <= 86400))
 		fail_usage("invalid value '%s' for --%s: expected seconds "
 			   "from 0.1 to 86400", s, opt);
 	return v;
@@ -287,38 +282,6 @@ static void write_record(const struct mx_record *rec, void *arg)
 		mx_batch_cancel(out->batch);
 }
 
-/* Interrupts a read of --files-from; it does nothing itself. */
-static void on_wake(int sig)
-{
-	(void)sig;
-}
-
-/*
- * Waits for a stop signal. The first one cancels the batch, so the run
- * ends with whole records and a summary; a second one ends the process at
- * once. SIGUSR2 then wakes the main thread, which may be blocked reading
- * a --files-from list from a pipe.
- */
-static void *watch_signals(void *arg)
-{
-	struct signal_watch *w = arg;
-	int sig;
-
-	if (sigwait(&w->set, &sig) != 0)
-		return NULL;
-	atomic_store(&w->signal, sig);
-	fprintf(stderr, "metaextract: %s: stopping after the files in "
-		"flight; send it again to stop at once\n", strsignal(sig));
-	mx_batch_cancel(w->batch);
-	pthread_kill(w->main_thread, SIGUSR2);
-	if (sigwait(&w->set, &sig) != 0)
-		return NULL;
-	signal(sig, SIG_DFL);
-	pthread_sigmask(SIG_UNBLOCK, &w->set, NULL);
-	raise(sig);
-	return NULL;
-}
-
 /*
  * Reads the next entry of a --files-from list. Returns its length, -1 at
  * the end of the list or on an error (ferror tells which), or -2 when a
@@ -331,7 +294,7 @@ static ssize_t read_entry(char **line, size_t *cap, int delim, FILE *f)
 
 		if (n >= 0 || !ferror(f) || errno != EINTR)
 			return n;
-		if (atomic_load(&watch.signal))
+		if (stop_signal())
 			return -2;
 		clearerr(f);
 	}
@@ -406,23 +369,42 @@ static void print_summary(const struct mx_summary *s)
 			s->cpu_system_seconds);
 }
 
+/*
+ * Opens the --stats file before the run, so that a bad path fails at once
+ * instead of after hours of work, and rejects the file records go to.
+ */
+static FILE *open_stats(const char *path, const struct output *out)
+{
+	struct stat st_stats, st_out;
+	FILE *f = fopen(path, "we");
+
+	if (!f) {
+		fprintf(stderr, "metaextract: cannot create --stats file "
+			"'%s': %s\n", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(f), &st_stats) == 0 && fstat(out->fd, &st_out) == 0 &&
+	    S_ISREG(st_stats.st_mode) && st_stats.st_dev == st_out.st_dev &&
+	    st_stats.st_ino == st_out.st_ino) {
+		fprintf(stderr, "metaextract: --stats '%s' is the file the "
+			"records go to; give another path\n", path);
+		fclose(f);
+		return NULL;
+	}
+	return f;
+}
+
 /* Writes the batch's statistics with the progress timeline added. */
-static int write_stats(const char *path, const struct mx_summary *s,
+static int write_stats(FILE *f, const char *path, const struct mx_summary *s,
 		       const struct progress *p)
 {
-	FILE *f;
 	size_t len;
 
 	if (!s->stats_json) {
 		fprintf(stderr, "metaextract: no statistics to write to '%s': "
 			"out of memory\n", path);
+		fclose(f);
 		return -ENOMEM;
-	}
-	f = fopen(path, "we");
-	if (!f) {
-		fprintf(stderr, "metaextract: cannot create --stats file "
-			"'%s': %s\n", path, strerror(errno));
-		return -errno;
 	}
 	/* Reopen the object to append the timeline before its last brace. */
 	len = strlen(s->stats_json);
@@ -607,35 +589,6 @@ static void report_crashes(void)
 		sigaction(signals[i], &sa, NULL);
 }
 
-/*
- * Blocks the stop signals before the batch starts its threads, so that
- * they reach only the watcher, started once the batch exists.
- */
-static void block_stop_signals(struct signal_watch *w)
-{
-	struct sigaction wake = { .sa_handler = on_wake };
-
-	/* No SA_RESTART: the interrupted read returns EINTR. */
-	sigemptyset(&wake.sa_mask);
-	sigaction(SIGUSR2, &wake, NULL);
-	w->main_thread = pthread_self();
-	sigemptyset(&w->set);
-	sigaddset(&w->set, SIGINT);
-	sigaddset(&w->set, SIGTERM);
-	sigaddset(&w->set, SIGHUP);
-	sigaddset(&w->set, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &w->set, NULL);
-}
-
-static void start_signal_watcher(struct signal_watch *w, struct mx_batch *b)
-{
-	pthread_t thread;
-
-	w->batch = b;
-	if (pthread_create(&thread, NULL, watch_signals, w) == 0)
-		pthread_detach(thread);
-}
-
 /* Feeds every PATH and --files-from list to the batch. */
 static int add_inputs(struct cli *cli, struct mx_batch *b, int argc,
 		      char **argv)
@@ -667,8 +620,10 @@ int main(int argc, char **argv)
 	struct output out = { .fd = -1 };
 	struct mx_summary sum;
 	struct mx_batch *b;
+	FILE *stats = NULL;
 	int ret;
 
+	stop_watch();
 	if (argc > 1 && strcmp(argv[1], "bench") == 0)
 		return bench_main(argc - 1, argv + 1);
 	cli.files_from = calloc((size_t)argc, sizeof(*cli.files_from));
@@ -680,7 +635,8 @@ int main(int argc, char **argv)
 		   cli.verbose ? MX_LOG_INFO : MX_LOG_WARN);
 	if (open_output(&out, cli.output) < 0)
 		return EXIT_USAGE;
-	block_stop_signals(&watch);
+	if (cli.stats && !(stats = open_stats(cli.stats, &out)))
+		return EXIT_USAGE;
 	report_crashes();
 	ret = mx_batch_new(&cli.cfg, write_record, &out, &b);
 	if (ret < 0) {
@@ -689,7 +645,7 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	out.batch = b;
-	start_signal_watcher(&watch, b);
+	stop_set_batch(b);
 	progress = progress_start(b, choose_progress(&cli),
 				  cli.progress_interval, cli.stats != NULL);
 	ret = add_inputs(&cli, b, argc, argv);
@@ -699,10 +655,11 @@ int main(int argc, char **argv)
 		out.error = errno;
 	if (!cli.quiet)
 		print_summary(&sum);
-	if (cli.stats && write_stats(cli.stats, &sum, progress) < 0 &&
+	if (stats && write_stats(stats, cli.stats, &sum, progress) < 0 &&
 	    !out.error)
 		ret = -EIO;
 	progress_free(progress);
+	stop_set_batch(NULL);
 	mx_batch_free(b);
 	free(cli.files_from);
 	if (out.error) {
@@ -710,8 +667,8 @@ int main(int argc, char **argv)
 			out.name, strerror(out.error));
 		return EXIT_USAGE;
 	}
-	if (atomic_load(&watch.signal))
-		return 128 + atomic_load(&watch.signal);
+	if (stop_signal())
+		return 128 + stop_signal();
 	if (ret < 0 && ret != -ECANCELED)
 		return EXIT_USAGE;
 	return sum.files_failed ? EXIT_SOME_FAILED : 0;

@@ -1,0 +1,25 @@
+/*
+ * Clean stops on SIGINT, SIGTERM, SIGHUP and SIGUSR1 (what batch
+ * schedulers send before a time limit): the first one cancels the batch
+ * that runs, so the run ends with whole records and a summary; a second
+ * one ends the process at once.
+ */
+#ifndef MX_TOOLS_STOP_H
+#define MX_TOOLS_STOP_H
+
+#include "metaextract.h"
+
+/*
+ * Blocks the stop signals and starts the thread that waits for them.
+ * Call first in main(), before any thread starts, so that every thread
+ * inherits the blocked set and a signal is never lost or fatal.
+ */
+void stop_watch(void);
+
+/* Sets the batch a stop signal cancels; NULL between batches. */
+void stop_set_batch(struct mx_batch *b);
+
+/* The first stop signal received, or 0. */
+int stop_signal(void);
+
+#endif
