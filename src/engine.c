@@ -221,7 +221,7 @@ static int submit_chunk(struct loop *l, struct chunk *c)
 	uint32_t len = c->len - c->filled;
 
 	/*
-	 * O_DIRECT wants whole blocks: the tail chunk asks for a multiple of
+	 * O_DIRECT wants whole blocks: the tail chunk requests a multiple of
 	 * 4 KiB (the buffer has room) and gets the bytes up to the end.
 	 */
 	if (f->direct)
@@ -282,7 +282,7 @@ static void issue_reads(struct loop *l, struct file *f)
 	const struct mx_config *cfg = &l->batch->cfg;
 
 	/*
-	 * The window holds chunks in flight and chunks done but waiting for
+	 * The window contains chunks in flight and chunks done but waiting for
 	 * an earlier one, so its fill (not the reads in flight) is the bound.
 	 */
 	while (!f->failed && f->win_count < cfg->queue_depth &&

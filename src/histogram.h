@@ -31,7 +31,7 @@ uint64_t histogram_bucket_max(unsigned bucket);
 
 /*
  * Value below which the fraction q (0 to 1) of the samples lie: the upper
- * bound of the bucket that holds that rank, capped at the exact maximum.
+ * bound of the bucket that contains that rank, capped at the exact maximum.
  * Returns 0 for an empty histogram.
  */
 uint64_t histogram_quantile(const struct histogram *h, double q);

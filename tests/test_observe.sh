@@ -52,7 +52,7 @@ check "--max-rate 2M keeps 8 MiB over 3 seconds" yes \
 check "--max-rate 2M keeps 8 MiB under 9 seconds" yes \
 	"$([ "$took" -le 8 ] && echo yes || echo "$took s")"
 
-# The rate holds over two loops and many files too: 40 files of 100 KiB.
+# The rate limit applies over two loops and many files: 40 files of 100 KiB.
 mkdir "$work/many"
 i=0
 while [ "$i" -lt 40 ]; do
@@ -74,7 +74,7 @@ check "exit code, --stats in a missing directory" 2 $?
 check "a bad --stats path fails before any record" 0 \
 	"$(wc -l <"$work/records")"
 
-# --stats counts what the records say: five files, a skipped link and
+# --stats counts what the records contain: five files, a skipped link and
 # a missing path.
 "$mx" -q --stats="$work/stats.json" "$work/tree" "$work/missing" \
 	>"$work/records"

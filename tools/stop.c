@@ -25,7 +25,7 @@ static void *wait_for_signals(void *arg)
 	(void)arg;
 	if (sigwait(&stop_set, &sig) != 0)
 		return NULL;
-	/* The message first: main() may return as soon as it sees sig. */
+	/* The message first: main() may return once received is set. */
 	fprintf(stderr, "metaextract: %s: stopping after the files in "
 		"flight; send it again to stop at once\n", strsignal(sig));
 	atomic_store(&received, sig);
