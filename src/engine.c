@@ -58,6 +58,8 @@ static void put_read_stats(struct file *f)
 
 	val_put_int(a, o, "content_bytes", (int64_t)f->content_bytes);
 	val_put_int(a, o, "content_reads", f->content_reads);
+	if (f->sparse || f->hole_bytes)
+		val_put_int(a, o, "hole_bytes", (int64_t)f->hole_bytes);
 	val_put_int(a, o, "parser_bytes", (int64_t)f->parser_bytes);
 	val_put_int(a, o, "parser_reads", f->parser_reads);
 	val_put_int(a, o, "attempts", f->max_attempts);
@@ -277,6 +279,59 @@ static bool take_tokens(struct loop *l, uint64_t bytes)
 	return false;
 }
 
+static void drain(struct loop *l, struct file *f);
+
+/* Largest hole taken as one window entry; digests get it in pieces. */
+#define HOLE_CHUNK_MAX (1u << 30)
+
+/*
+ * Returns the length of the hole at f->next_read (0 inside data), found
+ * with SEEK_DATA and SEEK_HOLE, and sets f->data_end to the end of the
+ * data run that follows. These lseek calls are the one blocking call a
+ * loop makes, once per run of data or hole; they read only metadata.
+ */
+static uint64_t hole_at(struct file *f)
+{
+	off_t data, hole;
+
+	if (f->next_read < f->data_end)
+		return 0;
+	data = lseek(f->fd, (off_t)f->next_read, SEEK_DATA);
+	if (data < 0 && errno == ENXIO)
+		data = (off_t)f->read_end;	/* only a hole is left */
+	if (data < 0) {
+		f->sparse = false;	/* no SEEK_DATA here: read it all */
+		return 0;
+	}
+	if ((uint64_t)data > f->next_read)
+		return ((uint64_t)data < f->read_end ? (uint64_t)data :
+			f->read_end) - f->next_read;
+	hole = lseek(f->fd, data, SEEK_HOLE);
+	f->data_end = hole > data ? (uint64_t)hole : f->read_end;
+	return 0;
+}
+
+static void window_push(struct loop *l, struct file *f, struct chunk *c)
+{
+	const unsigned depth = l->batch->cfg.queue_depth;
+
+	f->window[(f->win_head + f->win_count) % depth] = c;
+	f->win_count++;
+	f->next_read += c->len;
+}
+
+static void take_chunk(struct loop *l, struct file *f, struct chunk *c,
+		       uint64_t len)
+{
+	l->free_chunks = c->next_free;
+	c->file = f;
+	c->offset = f->next_read;
+	c->len = (uint32_t)len;
+	c->filled = 0;
+	c->attempts = 0;
+	c->done = false;
+}
+
 static void issue_reads(struct loop *l, struct file *f)
 {
 	const struct mx_config *cfg = &l->batch->cfg;
@@ -288,36 +343,65 @@ static void issue_reads(struct loop *l, struct file *f)
 	while (!f->failed && f->win_count < cfg->queue_depth &&
 	       f->next_read < f->read_end && l->free_chunks) {
 		struct chunk *c = l->free_chunks;
-		uint64_t left = f->read_end - f->next_read;
+		uint64_t len = f->read_end - f->next_read;
+		uint64_t hole = f->sparse ? hole_at(f) : 0;
 
-		if (cfg->max_rate && !take_tokens(l, left < cfg->chunk_size ?
-						    left : cfg->chunk_size))
-			return;
-
-		l->free_chunks = c->next_free;
-		c->file = f;
-		c->offset = f->next_read;
-		c->len = left < cfg->chunk_size ? (uint32_t)left :
-						   cfg->chunk_size;
-		c->filled = 0;
-		c->attempts = 0;
-		c->done = false;
+		if (hole) {
+			/* Zeros in order, with no read and no buffer use. */
+			take_chunk(l, f, c, hole < HOLE_CHUNK_MAX ? hole :
+					    HOLE_CHUNK_MAX);
+			c->hole = true;
+			c->filled = c->len;
+			c->done = true;
+			window_push(l, f, c);
+			continue;
+		}
+		if (f->sparse && f->data_end - f->next_read < len)
+			len = f->data_end - f->next_read;
+		if (len > cfg->chunk_size)
+			len = cfg->chunk_size;
+		if (cfg->max_rate && !take_tokens(l, len))
+			break;
+		take_chunk(l, f, c, len);
 		if (submit_chunk(l, c) < 0) {
 			release_chunk(l, c);
-			return;
+			break;
 		}
-		f->window[(f->win_head + f->win_count) % cfg->queue_depth] = c;
-		f->win_count++;
-		f->next_read += c->len;
+		window_push(l, f, c);
 		f->inflight++;
 	}
+	/* Holes are done at once: nothing else would consume them. */
+	if (f->win_count && f->window[f->win_head]->done)
+		drain(l, f);
+}
+
+static const unsigned char zeros[65536];
+
+/* Feeds the zeros of a hole to the digests, in pieces of 64 KiB. */
+static void consume_hole(struct loop *l, struct file *f, struct chunk *c)
+{
+	uint64_t left = c->len;
+
+	if (c->offset == 0)
+		identify(l, f, zeros, left < sizeof(zeros) ? left :
+				       sizeof(zeros));
+	while (f->digests && left) {
+		size_t n = left < sizeof(zeros) ? left : sizeof(zeros);
+
+		digest_update(f->digests, zeros, n);
+		left -= n;
+	}
+	f->hole_bytes += c->len;
 }
 
 static void consume(struct loop *l, struct file *f, struct chunk *c)
 {
-	if (c->offset == 0)
+	l->chunks_consumed++;
+	if (c->hole)
+		consume_hole(l, f, c);
+	else if (c->offset == 0)
 		identify(l, f, c->buf, c->filled);
-	if (f->digests && l->batch->cfg.content)
+	if (!c->hole && f->digests && l->batch->cfg.content)
 		digest_update(f->digests, c->buf, c->filled);
 	f->next_consume += c->filled;
 }
@@ -447,6 +531,9 @@ static void on_statx(struct loop *l, struct file *f, int res)
 		fcntl(f->fd, F_SETFL, flags & ~O_NONBLOCK);
 	f->size = f->stx.stx_size;
 	f->read_end = f->size;
+	f->sparse = cfg->content &&
+		    (uint64_t)f->stx.stx_blocks * 512 < f->size;
+	f->data_end = 0;
 	if (!cfg->content && f->read_end > cfg->chunk_size)
 		f->read_end = cfg->chunk_size;
 	/*
@@ -541,6 +628,8 @@ static void start_file(struct loop *l, struct task t)
 	f->fmt = NULL;
 	f->content_bytes = f->parser_bytes = 0;
 	f->parser_reads = f->content_reads = f->max_attempts = 0;
+	f->hole_bytes = 0;
+	f->sparse = false;
 	clock_gettime(CLOCK_MONOTONIC, &f->t_start);
 	if (f->digests)
 		digest_reset(f->digests);
@@ -636,7 +725,7 @@ void loop_run(struct loop *l)
 	struct task_queue *q = &l->batch->queue;
 	struct ring_completion done[64];
 	struct task t;
-	uint64_t wait_ns;
+	uint64_t wait_ns, consumed;
 	unsigned i, n;
 	int ret;
 
@@ -661,11 +750,14 @@ void loop_run(struct loop *l)
 		}
 		if (cancelled(l))
 			cancel_files(l);
+		consumed = l->chunks_consumed;
 		for (i = 0; i < l->batch->cfg.files_in_flight; i++)
 			if (l->files[i].state == FILE_READING)
 				issue_reads(l, &l->files[i]);
 		if (l->ops_inflight == 0) {
-			fail_stalled(l);
+			/* Holes move a file on with nothing to wait for. */
+			if (l->chunks_consumed == consumed)
+				fail_stalled(l);
 			continue;
 		}
 		wait_ns = now_ns();

@@ -53,6 +53,7 @@ struct chunk {
 	uint32_t filled;
 	unsigned attempts;
 	bool done;
+	bool hole;			/* zeros of a sparse file, not read */
 	uint64_t submitted_ns;		/* for the latency histogram */
 	struct chunk *next_free;
 };
@@ -76,6 +77,9 @@ struct file {
 	bool failed;
 	bool identified;
 	bool direct;			/* opened with O_DIRECT */
+	bool sparse;			/* fewer blocks than its size needs */
+	uint64_t data_end;		/* end of the data run at next_read */
+	uint64_t hole_bytes;		/* zeros fed to digests unread */
 	const struct fmt_ops *fmt;	/* parser chosen from the first chunk */
 	struct digest_set *digests;
 	uint64_t content_bytes;
@@ -119,6 +123,7 @@ struct loop {
 	uint64_t started_ns;
 	uint64_t waited_ns;
 	unsigned reads_inflight;
+	uint64_t chunks_consumed;	/* shows progress without reads */
 
 	/* --max-rate: wakes the loop when the shared bucket refills. */
 	bool timer_pending;
@@ -160,6 +165,7 @@ void loop_run(struct loop *l);
 static inline void release_chunk(struct loop *l, struct chunk *c)
 {
 	c->file = NULL;
+	c->hole = false;
 	c->next_free = l->free_chunks;
 	l->free_chunks = c;
 }

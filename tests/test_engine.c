@@ -247,7 +247,11 @@ Test(engine, sparse_file_past_4_gib)
 	cr_assert_eq(mx_record_status(rec), MX_STATUS_OK, "%s",
 		     str_at(rec, "/error/message"));
 	cr_assert_eq(int_at(rec, "/size"), 5LL << 30);
-	cr_assert_eq(int_at(rec, "/read/content_bytes"), 5LL << 30);
+	/* Only the data block at the end is read; the hole is not. */
+	cr_assert_leq(int_at(rec, "/read/content_bytes"), 1 << 20);
+	cr_assert_eq(int_at(rec, "/read/content_bytes") +
+		     int_at(rec, "/read/hole_bytes"), 5LL << 30,
+		     "read and hole bytes cover the file");
 	cr_assert_lt(int_at(rec, "/allocated"), 1 << 20,
 		     "a sparse file allocates little");
 	/* xxhsum -H2 of the same file. */
@@ -306,6 +310,72 @@ Test(engine, file_growing_during_read)
 					     "/changed_during_read")),
 		  "changed_during_read is true");
 	mx_record_free(rec);
+}
+
+/*
+ * Writes the same bytes twice: as a sparse file with data islands at the
+ * start, in the middle (across a chunk boundary) and at the end, and as a
+ * dense file with every zero written out.
+ */
+static void write_islands(const char *sparse, const char *dense)
+{
+	static const struct {
+		off_t at;
+		const char *text;
+	} islands[] = {
+		{ 0, "start" },
+		{ (3 << 20) - 2, "across the boundary" },
+		{ (8 << 20) - 4, "end" },
+	};
+	const off_t size = 8 << 20;
+	char *zeros = calloc(1, (size_t)size);
+	int fs = open(sparse, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	int fd = open(dense, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	size_t i;
+
+	cr_assert(zeros && fs >= 0 && fd >= 0, "set-up of %s", sparse);
+	cr_assert_eq(ftruncate(fs, size), 0);
+	cr_assert_eq(write(fd, zeros, (size_t)size), size);
+	for (i = 0; i < sizeof(islands) / sizeof(islands[0]); i++) {
+		size_t n = strlen(islands[i].text);
+
+		cr_assert_eq(pwrite(fs, islands[i].text, n, islands[i].at),
+			     (ssize_t)n);
+		cr_assert_eq(pwrite(fd, islands[i].text, n, islands[i].at),
+			     (ssize_t)n);
+	}
+	close(fs);
+	close(fd);
+	free(zeros);
+}
+
+Test(engine, sparse_digests_equal_dense)
+{
+	struct mx_config cfg;
+	struct mx_record *sparse, *dense;
+	const char *names[] = { "/digests/sha256", "/digests/xxh128",
+				"/digests/md5" };
+	size_t i;
+
+	write_islands(path_in("sparse"), path_in("dense"));
+	mx_config_init(&cfg);
+	cfg.digests = MX_DIGEST_SHA256 | MX_DIGEST_XXH128 | MX_DIGEST_MD5;
+	cfg.chunk_size = 1 << 20;
+	sparse = extract(&cfg, path_in("sparse"));
+	dense = extract(&cfg, path_in("dense"));
+	cr_assert_eq(mx_record_status(sparse), MX_STATUS_OK, "%s",
+		     str_at(sparse, "/error/message"));
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		cr_assert_str_eq(str_at(sparse, names[i]),
+				 str_at(dense, names[i]), "%s", names[i]);
+	cr_assert_str_eq(str_at(sparse, "/type/mime"),
+			 str_at(dense, "/type/mime"));
+	cr_assert_gt(int_at(sparse, "/read/hole_bytes"), 0,
+		     "the holes are skipped");
+	cr_assert_eq(int_at(sparse, "/read/content_bytes") +
+		     int_at(sparse, "/read/hole_bytes"), 8 << 20);
+	mx_record_free(sparse);
+	mx_record_free(dense);
 }
 
 Test(engine, no_content_reads_first_chunk)
