@@ -60,6 +60,13 @@ MX_API int mx_digest_parse(const char *list, unsigned *mask);
 /* Returns the name of one digest bit ("sha256"), or NULL for any other value. */
 MX_API const char *mx_digest_name(unsigned digest);
 
+/* Where reads run. */
+enum mx_io {
+	MX_IO_AUTO,	/* io_uring, else the portable backend */
+	MX_IO_URING,	/* io_uring only: fail where it cannot be set up */
+	MX_IO_POOL,	/* pread and friends on a thread pool per loop */
+};
+
 /* Settings of a batch. Fill with mx_config_init(), then change fields. */
 struct mx_config {
 	unsigned threads;		/* worker loops; 0: one per usable core */
@@ -80,6 +87,7 @@ struct mx_config {
 					   together; 0 for no limit */
 	bool direct;			/* O_DIRECT where the file system
 					   takes it, else buffered */
+	enum mx_io io;
 };
 
 /* Fills *cfg with the documented defaults. */
@@ -194,6 +202,8 @@ struct mx_summary {
 	unsigned queue_depth;		/* likewise */
 	bool registered_buffers;	/* false: plain reads, see buffer_note */
 	bool cancelled;			/* mx_batch_cancel() was called */
+	char backend[16];		/* "io_uring", or "pool" when any loop
+					   runs on the portable backend */
 	char buffer_note[160];		/* why buffers are as they are */
 };
 

@@ -56,6 +56,9 @@ static int check_config(const struct mx_config *cfg)
 		return -EINVAL;
 	if (cfg->threads > 1024 || (cfg->digests & ~MX_DIGEST_ALL))
 		return -EINVAL;
+	if (cfg->io != MX_IO_AUTO && cfg->io != MX_IO_URING &&
+	    cfg->io != MX_IO_POOL)
+		return -EINVAL;
 	return 0;
 }
 
@@ -363,6 +366,7 @@ int mx_batch_new(const struct mx_config *cfg, mx_record_fn fn, void *arg,
 		return -ENOMEM;
 	}
 	b->sum.registered_buffers = true;
+	snprintf(b->sum.backend, sizeof(b->sum.backend), "io_uring");
 	fit_buffers(b);
 	if (!b->register_buffers)
 		b->sum.registered_buffers = false;

@@ -31,7 +31,7 @@ static int setup_buffers(struct loop *l)
 		iov[i].iov_len = cfg->chunk_size;
 		release_chunk(l, c);
 	}
-	if (l->batch->register_buffers) {
+	if (l->batch->register_buffers && !l->ring.pool) {
 		ret = ring_register_buffers(&l->ring, iov, cfg->buffers);
 		l->register_error = ret;
 		if (ret < 0)
@@ -52,13 +52,15 @@ static int setup_parser_ring(struct loop *l)
 	l->parser_cache = alloc_aligned(4096, PARSER_CACHE);
 	if (!l->parser_cache)
 		return -ENOMEM;
-	ret = ring_init(&l->parser_ring, 4);
+	/* Parser reads wait one at a time: one worker is enough. */
+	ret = l->ring.pool ? ring_init_pool(&l->parser_ring, 1) :
+			     ring_init(&l->parser_ring, 4);
 	if (ret < 0)
 		return ret;
 	l->parser_ring_ready = true;
 	iov.iov_base = l->parser_cache;
 	iov.iov_len = PARSER_CACHE;
-	if (l->batch->register_buffers)
+	if (l->batch->register_buffers && !l->ring.pool)
 		ring_register_buffers(&l->parser_ring, &iov, 1);
 	return 0;
 }
@@ -90,6 +92,34 @@ static int setup_files(struct loop *l)
 	return 0;
 }
 
+/* Workers of the portable backend per loop: reads and opens in flight. */
+#define POOL_THREADS 8
+
+/*
+ * Sets up the loop's ring: io_uring, or the portable backend on request
+ * or, with MX_IO_AUTO, where io_uring is missing (ENOSYS), forbidden
+ * (EPERM, EACCES: kernel.io_uring_disabled, seccomp) or short of locked
+ * memory (ENOMEM).
+ */
+static int init_ring(struct loop *l, unsigned entries)
+{
+	const enum mx_io io = l->batch->cfg.io;
+	int ret = -EOPNOTSUPP;
+
+	if (io != MX_IO_POOL)
+		ret = ring_init(&l->ring, entries);
+	if (ret == 0 || io == MX_IO_URING)
+		return ret;
+	if (io == MX_IO_AUTO && ret != -ENOSYS && ret != -EPERM &&
+	    ret != -EACCES && ret != -ENOMEM)
+		return ret;
+	if (io == MX_IO_AUTO)
+		mx_log(MX_LOG_INFO, "engine", "loop %u: io_uring setup failed "
+		       "(%s); using the portable backend", l->id,
+		       strerror(-ret));
+	return ring_init_pool(&l->ring, POOL_THREADS);
+}
+
 static int setup(struct loop *l, char *msg, size_t msg_len)
 {
 	const struct mx_config *cfg = &l->batch->cfg;
@@ -100,7 +130,7 @@ static int setup(struct loop *l, char *msg, size_t msg_len)
 	histogram_init(&l->report.latency);
 	l->started_ns = l->now_ns = now_ns();
 
-	ret = ring_init(&l->ring, entries < 4096 ? entries : 4096);
+	ret = init_ring(l, entries < 4096 ? entries : 4096);
 	if (ret == -ENOMEM) {
 		snprintf(msg, msg_len, "io_uring setup failed: %s; rings "
 			 "count against RLIMIT_MEMLOCK, so raise it (ulimit -l)",
@@ -167,7 +197,15 @@ static void *loop_main(void *arg)
 		snprintf(b->setup_message, sizeof(b->setup_message), "%s",
 			 msg);
 	}
-	if (ret == 0 && b->register_buffers && !l->ring.fixed_buffers) {
+	if (ret == 0 && l->ring.pool) {
+		b->sum.registered_buffers = false;
+		snprintf(b->sum.backend, sizeof(b->sum.backend), "pool");
+		snprintf(b->sum.buffer_note, sizeof(b->sum.buffer_note),
+			 "%u x %u KiB plain per loop (portable backend: pread "
+			 "on %u threads)", b->cfg.buffers,
+			 b->cfg.chunk_size >> 10, POOL_THREADS);
+	} else if (ret == 0 && b->register_buffers &&
+		   !l->ring.fixed_buffers) {
 		const char *err = strerrorname_np(-l->register_error);
 
 		b->sum.registered_buffers = false;
@@ -213,7 +251,8 @@ void loop_join(struct loop *l, struct loop_report *report)
 					 (double)life : 0.0;
 	l->report.fixed_buffers = l->ring.fixed_buffers;
 	snprintf(l->report.ring_flags, sizeof(l->report.ring_flags), "%s",
-		 l->ring_ready ? ring_flags_name(l->ring.setup_flags) : "none");
+		 l->ring_ready && !l->ring.pool ?
+		 ring_flags_name(l->ring.setup_flags) : "none");
 	*report = l->report;
 	teardown(l);
 	alloc_free(l);

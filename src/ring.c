@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "pool.h"
 #include "ring.h"
 
 static const unsigned flag_choices[] = {
@@ -54,16 +55,34 @@ int ring_init(struct ring *r, unsigned entries)
 	return ret;
 }
 
+int ring_init_pool(struct ring *r, unsigned threads)
+{
+	memset(r, 0, sizeof(*r));
+	r->pool = pool_new(threads);
+	return r->pool ? 0 : -ENOMEM;
+}
+
 void ring_exit(struct ring *r)
 {
-	io_uring_queue_exit(&r->uring);
+	if (r->pool)
+		pool_free(r->pool);
+	else
+		io_uring_queue_exit(&r->uring);
+}
+
+const char *ring_backend_name(const struct ring *r)
+{
+	return r->pool ? "pool" : "io_uring";
 }
 
 int ring_register_buffers(struct ring *r, const struct iovec *iov,
 			  unsigned n)
 {
-	int ret = io_uring_register_buffers(&r->uring, iov, n);
+	int ret;
 
+	if (r->pool)
+		return -EOPNOTSUPP;
+	ret = io_uring_register_buffers(&r->uring, iov, n);
 	r->fixed_buffers = ret == 0;
 	return ret;
 }
@@ -95,7 +114,11 @@ static struct io_uring_sqe *get_sqe(struct ring *r)
 
 int ring_openat(struct ring *r, const char *path, int flags, uint64_t user)
 {
-	struct io_uring_sqe *sqe = get_sqe(r);
+	struct io_uring_sqe *sqe;
+
+	if (r->pool)
+		return pool_openat(r->pool, path, flags, user);
+	sqe = get_sqe(r);
 
 	if (!sqe)
 		return -EBUSY;
@@ -106,7 +129,11 @@ int ring_openat(struct ring *r, const char *path, int flags, uint64_t user)
 
 int ring_statx(struct ring *r, int fd, struct statx *stx, uint64_t user)
 {
-	struct io_uring_sqe *sqe = get_sqe(r);
+	struct io_uring_sqe *sqe;
+
+	if (r->pool)
+		return pool_statx(r->pool, fd, NULL, false, stx, user);
+	sqe = get_sqe(r);
 
 	if (!sqe)
 		return -EBUSY;
@@ -119,8 +146,12 @@ int ring_statx(struct ring *r, int fd, struct statx *stx, uint64_t user)
 int ring_statx_path(struct ring *r, const char *path, bool follow,
 		    struct statx *stx, uint64_t user)
 {
-	struct io_uring_sqe *sqe = get_sqe(r);
+	struct io_uring_sqe *sqe;
 	int flags = AT_STATX_SYNC_AS_STAT | (follow ? 0 : AT_SYMLINK_NOFOLLOW);
+
+	if (r->pool)
+		return pool_statx(r->pool, -1, path, follow, stx, user);
+	sqe = get_sqe(r);
 
 	if (!sqe)
 		return -EBUSY;
@@ -133,7 +164,11 @@ int ring_statx_path(struct ring *r, const char *path, bool follow,
 int ring_read(struct ring *r, int fd, void *buf, unsigned len,
 	      uint64_t offset, int buf_index, uint64_t user)
 {
-	struct io_uring_sqe *sqe = get_sqe(r);
+	struct io_uring_sqe *sqe;
+
+	if (r->pool)
+		return pool_read(r->pool, fd, buf, len, offset, user);
+	sqe = get_sqe(r);
 
 	if (!sqe)
 		return -EBUSY;
@@ -147,7 +182,11 @@ int ring_read(struct ring *r, int fd, void *buf, unsigned len,
 
 int ring_close(struct ring *r, int fd, uint64_t user)
 {
-	struct io_uring_sqe *sqe = get_sqe(r);
+	struct io_uring_sqe *sqe;
+
+	if (r->pool)
+		return pool_close(r->pool, fd, user);
+	sqe = get_sqe(r);
 
 	if (!sqe)
 		return -EBUSY;
@@ -158,7 +197,11 @@ int ring_close(struct ring *r, int fd, uint64_t user)
 
 int ring_fadvise(struct ring *r, int fd, int advice, uint64_t user)
 {
-	struct io_uring_sqe *sqe = get_sqe(r);
+	struct io_uring_sqe *sqe;
+
+	if (r->pool)
+		return pool_fadvise(r->pool, fd, advice, user);
+	sqe = get_sqe(r);
 
 	if (!sqe)
 		return -EBUSY;
@@ -170,8 +213,11 @@ int ring_fadvise(struct ring *r, int fd, int advice, uint64_t user)
 int ring_timeout(struct ring *r, struct __kernel_timespec *ts,
 		 uint64_t user)
 {
-	struct io_uring_sqe *sqe = get_sqe(r);
+	struct io_uring_sqe *sqe;
 
+	if (r->pool)
+		return pool_timeout(r->pool, ts, user);
+	sqe = get_sqe(r);
 	if (!sqe)
 		return -EBUSY;
 	io_uring_prep_timeout(sqe, ts, 0, 0);
@@ -182,6 +228,11 @@ int ring_timeout(struct ring *r, struct __kernel_timespec *ts,
 int ring_submit_wait(struct ring *r, unsigned wait_nr)
 {
 	int ret;
+
+	if (r->pool) {
+		pool_wait(r->pool, wait_nr);
+		return 0;
+	}
 
 	do {
 		ret = io_uring_submit_and_wait(&r->uring, wait_nr);
@@ -195,6 +246,9 @@ unsigned ring_reap(struct ring *r, struct ring_completion *out, unsigned max)
 {
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
+
+	if (r->pool)
+		return pool_reap(r->pool, out, max);
 
 	io_uring_for_each_cqe(&r->uring, head, cqe) {
 		if (n == max)

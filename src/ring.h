@@ -1,7 +1,9 @@
 /*
- * The io_uring backend: the only module that talks to liburing. Callers
- * queue operations tagged with a 64-bit user value, submit, and reap
- * completions as (user value, result) pairs.
+ * The I/O backend: the only module that talks to liburing. Callers queue
+ * operations tagged with a 64-bit user value, submit, and reap
+ * completions as (user value, result) pairs. A ring set up with
+ * ring_init_pool() carries the same operations out on a thread pool
+ * (pool.c) where io_uring is not available.
  */
 #ifndef MX_RING_H
 #define MX_RING_H
@@ -15,8 +17,11 @@
 
 struct statx;
 
+struct pool;
+
 struct ring {
 	struct io_uring uring;
+	struct pool *pool;		/* portable backend; NULL: io_uring */
 	unsigned setup_flags;		/* IORING_SETUP_* that the kernel took */
 	unsigned queued;		/* prepared, not yet submitted */
 	bool fixed_buffers;		/* buffers registered */
@@ -34,7 +39,13 @@ struct ring_completion {
  * calling thread only. Returns 0 or a negative errno.
  */
 int ring_init(struct ring *r, unsigned entries);
+
+/* Sets up the portable backend with threads workers instead. */
+int ring_init_pool(struct ring *r, unsigned threads);
 void ring_exit(struct ring *r);
+
+/* "io_uring" or "pool". */
+const char *ring_backend_name(const struct ring *r);
 
 /* Registers n buffers; read_fixed() then takes their indexes. */
 int ring_register_buffers(struct ring *r, const struct iovec *iov,

@@ -102,12 +102,30 @@ else
 		"$(grep -c 'while parsing .*gen_types_flipped.h5' "$work/err")"
 fi
 
+# The portable backend gives the same records as io_uring.
+"$mx" -q -d all "$data" >"$work/uring.jsonl"
+"$mx" -q -d all --io=pool "$data" >"$work/pool.jsonl"
+check "--io=pool gives the records of io_uring" same "$(python3 -c '
+import json, sys
+def load(path):
+    records = {}
+    for line in open(path):
+        record = json.loads(line)
+        record.pop("read", None)
+        records[record["path"]] = record
+    return records
+a, b = load(sys.argv[1]), load(sys.argv[2])
+print("same" if a == b and len(a) > 10 else "differ")
+' "$work/uring.jsonl" "$work/pool.jsonl")"
+"$mx" --io=fast "$work/a.txt" >/dev/null 2>&1
+check "exit code, invalid --io" 2 $?
+
 "$mx" --help >"$work/out"
 check "--help exits 0" 0 $?
 for opt in --files-from --null --follow --one-file-system --digest \
 	--no-content --no-type --no-parse --max-objects --max-tags --threads \
 	--chunk-size --buffers --queue-depth --files-in-flight --output \
-	--quiet --verbose --version --direct --max-rate --progress \
+	--quiet --verbose --version --direct --max-rate --progress --io \
 	--progress-interval --stats; do
 	check "--help documents $opt" 1 \
 		"$(grep -cE -- "^ +(-[a-zA-Z0-9], )?$opt([= ]|$)" "$work/out")"

@@ -13,7 +13,11 @@
 #include <string.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <stddef.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -223,6 +227,60 @@ Test(engine, digests_with_o_direct)
 	direct = mx_value_get(mx_record_root(rec), "/read/direct");
 	cr_assert_eq(mx_value_type(direct), MX_BOOL, "/read/direct is a bool");
 	mx_record_free(rec);
+}
+
+Test(engine, pool_backend_same_digests)
+{
+	static const struct {
+		uint32_t chunk;
+		unsigned buffers;
+		unsigned depth;
+	} shapes[] = {
+		{ 4096, 1, 1 },
+		{ 4096, 64, 32 },
+		{ 65536, 4, 3 },
+	};
+	struct mx_config cfg;
+	size_t i;
+
+	write_pattern(path_in("pattern"));
+	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		struct mx_record *rec;
+
+		mx_config_init(&cfg);
+		cfg.io = MX_IO_POOL;
+		cfg.digests = MX_DIGEST_SHA256 | MX_DIGEST_MD5 |
+			      MX_DIGEST_XXH128;
+		cfg.chunk_size = shapes[i].chunk;
+		cfg.buffers = shapes[i].buffers;
+		cfg.queue_depth = shapes[i].depth;
+		rec = extract(&cfg, path_in("pattern"));
+		check_pattern_digests(rec);
+		mx_record_free(rec);
+	}
+}
+
+/*
+ * Makes io_uring_setup fail with ENOSYS in this test's process, as a
+ * kernel without io_uring or a container's seccomp profile would.
+ */
+static void forbid_io_uring(void)
+{
+	struct sock_filter filter[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {
+		.len = sizeof(filter) / sizeof(filter[0]),
+		.filter = filter,
+	};
+
+	cr_assert_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
+	cr_assert_eq(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0,
+		     "seccomp: %s", strerror(errno));
 }
 
 Test(engine, sparse_file_past_4_gib)
@@ -711,4 +769,25 @@ Test(engine, buffers_fit_memlock_limit)
 		  sum.buffer_note);
 	cr_assert_str_eq(seen.status[0], "ok");
 	cr_assert_eq(sum.files_ok, 1);
+}
+
+Test(engine, falls_back_without_io_uring)
+{
+	struct mx_config cfg;
+	struct mx_summary sum;
+	struct mx_batch *b;
+	struct seen seen;
+
+	write_pattern(path_in("pattern"));
+	forbid_io_uring();
+	mx_config_init(&cfg);
+	cfg.io = MX_IO_URING;
+	cr_assert_eq(mx_batch_new(&cfg, collect, &seen, &b), -ENOSYS,
+		     "io_uring only: setup fails");
+	cfg.io = MX_IO_AUTO;
+	cfg.threads = 1;
+	run_batch(&cfg, &seen, &sum);
+	cr_assert_str_eq(sum.backend, "pool");
+	cr_assert_not(sum.registered_buffers);
+	cr_assert_eq(sum.files_ok, 1, "%s", seen.errno_name[0]);
 }

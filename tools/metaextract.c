@@ -65,6 +65,9 @@ static const char usage_text[] =
 "      --buffers=N          chunk buffers per loop (default: 16)\n"
 "      --queue-depth=N      reads in flight per file (default: 4)\n"
 "      --files-in-flight=N  files open at once per loop (default: 32)\n"
+"      --io=BACKEND         'uring' (io_uring only), 'pool' (pread on a\n"
+"                           thread pool per loop, the portable backend), or\n"
+"                           'auto' (the default: io_uring, else the pool)\n"
 "      --direct             read with O_DIRECT, bypassing the page cache,\n"
 "                           where the file system allows it (else buffered;\n"
 "                           each record's read.direct says which)\n"
@@ -109,6 +112,7 @@ enum long_only {
 	OPT_QUEUE_DEPTH,
 	OPT_FILES_IN_FLIGHT,
 	OPT_MAX_RATE,
+	OPT_IO,
 	OPT_DIRECT,
 	OPT_PROGRESS,
 	OPT_PROGRESS_INTERVAL,
@@ -134,6 +138,7 @@ static const struct option long_options[] = {
 	{ "files-in-flight", required_argument, NULL, OPT_FILES_IN_FLIGHT },
 	{ "max-rate", required_argument, NULL, OPT_MAX_RATE },
 	{ "direct", no_argument, NULL, OPT_DIRECT },
+	{ "io", required_argument, NULL, OPT_IO },
 	{ "output", required_argument, NULL, 'o' },
 	{ "progress", required_argument, NULL, OPT_PROGRESS },
 	{ "progress-interval", required_argument, NULL, OPT_PROGRESS_INTERVAL },
@@ -349,14 +354,14 @@ static void print_summary(const struct mx_summary *s)
 	fprintf(stderr,
 		"metaextract: %llu files: %llu ok, %llu failed, %llu skipped; "
 		"%.1f MiB read in %.2f s (%.1f MiB/s, %.0f files/s); "
-		"%u loops, buffers %s%s\n",
+		"%u loops on %s, buffers %s%s\n",
 		(unsigned long long)s->files,
 		(unsigned long long)s->files_ok,
 		(unsigned long long)s->files_failed,
 		(unsigned long long)s->files_skipped, mib, s->seconds,
 		s->seconds > 0 ? mib / s->seconds : 0.0,
 		s->seconds > 0 ? (double)s->files / s->seconds : 0.0,
-		s->threads, s->buffer_note,
+		s->threads, s->backend, s->buffer_note,
 		s->cancelled ? "; cancelled before the end" : "");
 	if (s->reads)
 		fprintf(stderr,
@@ -488,6 +493,17 @@ static void parse_options(struct cli *cli, int argc, char **argv)
 			cfg->max_rate = parse_rate(optarg);
 			break;
 		case OPT_DIRECT: cfg->direct = true; break;
+		case OPT_IO:
+			if (strcmp(optarg, "auto") == 0)
+				cfg->io = MX_IO_AUTO;
+			else if (strcmp(optarg, "uring") == 0)
+				cfg->io = MX_IO_URING;
+			else if (strcmp(optarg, "pool") == 0)
+				cfg->io = MX_IO_POOL;
+			else
+				fail_usage("invalid value '%s' for --io: use "
+					   "auto, uring or pool", optarg);
+			break;
 		case OPT_PROGRESS:
 			cli->progress = optarg;
 			break;
