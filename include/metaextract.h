@@ -88,6 +88,8 @@ struct mx_config {
 	bool direct;			/* O_DIRECT where the file system
 					   takes it, else buffered */
 	enum mx_io io;
+	bool drop_cache;		/* drop pages from the page cache once
+					   they are consumed */
 };
 
 /* Fills *cfg with the documented defaults. */

@@ -20,6 +20,8 @@
 #include "log.h"
 #include "loop.h"
 
+static void drop_consumed(struct file *f, bool all);
+
 /* File slots. */
 
 static struct file *file_get(struct loop *l)
@@ -202,6 +204,12 @@ static void file_finish(struct loop *l, struct file *f)
 						     "digests"));
 		if (f->fmt)
 			run_parser(l, f);
+		if (cfg->drop_cache) {
+			/* Parsers may have read anywhere: drop the whole file. */
+			f->dropped = 0;
+			f->next_consume = f->size;
+			drop_consumed(f, true);
+		}
 		if (ring_statx(&l->ring, f->fd, &f->stx_end,
 			       tag(f, TAG_RESTAT)) == 0) {
 			f->state = FILE_RESTATTING;
@@ -394,6 +402,27 @@ static void consume_hole(struct loop *l, struct file *f, struct chunk *c)
 	f->hole_bytes += c->len;
 }
 
+/* --drop-cache drops consumed pages in steps of this many bytes. */
+#define DROP_STEP (8u << 20)
+
+/*
+ * Drops the consumed part of a buffered file from the page cache, so
+ * that a long scan leaves a shared node's cache to its other users. A
+ * direct posix_fadvise call: for clean pages it only unmaps them.
+ */
+static void drop_consumed(struct file *f, bool all)
+{
+	uint64_t upto = f->next_consume;
+
+	if (f->direct || upto <= f->dropped)
+		return;
+	if (!all && upto - f->dropped < DROP_STEP)
+		return;
+	posix_fadvise(f->fd, (off_t)f->dropped, (off_t)(upto - f->dropped),
+		      POSIX_FADV_DONTNEED);
+	f->dropped = upto;
+}
+
 static void consume(struct loop *l, struct file *f, struct chunk *c)
 {
 	l->chunks_consumed++;
@@ -404,6 +433,8 @@ static void consume(struct loop *l, struct file *f, struct chunk *c)
 	if (!c->hole && f->digests && l->batch->cfg.content)
 		digest_update(f->digests, c->buf, c->filled);
 	f->next_consume += c->filled;
+	if (l->batch->cfg.drop_cache)
+		drop_consumed(f, false);
 }
 
 /* Consumes done chunks at the head of the window; ends the file when done. */
@@ -629,6 +660,7 @@ static void start_file(struct loop *l, struct task t)
 	f->content_bytes = f->parser_bytes = 0;
 	f->parser_reads = f->content_reads = f->max_attempts = 0;
 	f->hole_bytes = 0;
+	f->dropped = 0;
 	f->sparse = false;
 	clock_gettime(CLOCK_MONOTONIC, &f->t_start);
 	if (f->digests)

@@ -80,6 +80,7 @@ struct file {
 	bool sparse;			/* fewer blocks than its size needs */
 	uint64_t data_end;		/* end of the data run at next_read */
 	uint64_t hole_bytes;		/* zeros fed to digests unread */
+	uint64_t dropped;		/* --drop-cache: pages dropped below */
 	const struct fmt_ops *fmt;	/* parser chosen from the first chunk */
 	struct digest_set *digests;
 	uint64_t content_bytes;

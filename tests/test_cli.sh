@@ -126,6 +126,7 @@ for opt in --files-from --null --follow --one-file-system --digest \
 	--no-content --no-type --no-parse --max-objects --max-tags --threads \
 	--chunk-size --buffers --queue-depth --files-in-flight --output \
 	--quiet --verbose --version --direct --max-rate --progress --io \
+	--drop-cache \
 	--progress-interval --stats; do
 	check "--help documents $opt" 1 \
 		"$(grep -cE -- "^ +(-[a-zA-Z0-9], )?$opt([= ]|$)" "$work/out")"

@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/statfs.h>
 #include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -281,6 +284,62 @@ static void forbid_io_uring(void)
 	cr_assert_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
 	cr_assert_eq(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0,
 		     "seccomp: %s", strerror(errno));
+}
+
+/* Bytes of path in the page cache, from mincore. */
+static uint64_t cached_bytes(const char *path)
+{
+	int fd = open(path, O_RDONLY);
+	struct stat st;
+	unsigned char *vec;
+	uint64_t cached = 0;
+	size_t pages, i;
+	void *map;
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(fstat(fd, &st), 0);
+	map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	cr_assert_neq(map, MAP_FAILED);
+	pages = ((size_t)st.st_size + 4095) / 4096;
+	vec = calloc(pages, 1);
+	cr_assert_eq(mincore(map, (size_t)st.st_size, vec), 0);
+	for (i = 0; i < pages; i++)
+		cached += (vec[i] & 1) * 4096u;
+	free(vec);
+	munmap(map, (size_t)st.st_size);
+	close(fd);
+	return cached;
+}
+
+Test(engine, drop_cache_leaves_no_pages)
+{
+	struct mx_config cfg;
+	struct mx_record *rec;
+	struct statfs fs;
+	char *data = malloc(16 << 20);
+	size_t i;
+
+	cr_assert_not_null(data);
+	for (i = 0; i < (16u << 20); i++)
+		data[i] = (char)(i * 13);
+	write_file(path_in("cached"), data, 16 << 20);
+	free(data);
+	/* Dirty pages stay whatever the advice: write them back first. */
+	sync();
+	cr_assert_eq(statfs(dir, &fs), 0);
+	if (fs.f_type == TMPFS_MAGIC)
+		cr_skip_test("tmpfs keeps its pages whatever the advice");
+	mx_config_init(&cfg);
+	rec = extract(&cfg, path_in("cached"));
+	mx_record_free(rec);
+	cr_assert_eq(cached_bytes(path_in("cached")), 16u << 20,
+		     "without --drop-cache the file stays cached");
+	cfg.drop_cache = true;
+	rec = extract(&cfg, path_in("cached"));
+	cr_assert_eq(mx_record_status(rec), MX_STATUS_OK);
+	mx_record_free(rec);
+	cr_assert_eq(cached_bytes(path_in("cached")), 0,
+		     "--drop-cache leaves none of it cached");
 }
 
 Test(engine, sparse_file_past_4_gib)

@@ -65,6 +65,8 @@ static const char usage_text[] =
 "      --buffers=N          chunk buffers per loop (default: 16)\n"
 "      --queue-depth=N      reads in flight per file (default: 4)\n"
 "      --files-in-flight=N  files open at once per loop (default: 32)\n"
+"      --drop-cache         drop each file's pages from the page cache once\n"
+"                           read, so a long scan leaves the cache to others\n"
 "      --io=BACKEND         'uring' (io_uring only), 'pool' (pread on a\n"
 "                           thread pool per loop, the portable backend), or\n"
 "                           'auto' (the default: io_uring, else the pool)\n"
@@ -113,6 +115,7 @@ enum long_only {
 	OPT_FILES_IN_FLIGHT,
 	OPT_MAX_RATE,
 	OPT_IO,
+	OPT_DROP_CACHE,
 	OPT_DIRECT,
 	OPT_PROGRESS,
 	OPT_PROGRESS_INTERVAL,
@@ -139,6 +142,7 @@ static const struct option long_options[] = {
 	{ "max-rate", required_argument, NULL, OPT_MAX_RATE },
 	{ "direct", no_argument, NULL, OPT_DIRECT },
 	{ "io", required_argument, NULL, OPT_IO },
+	{ "drop-cache", no_argument, NULL, OPT_DROP_CACHE },
 	{ "output", required_argument, NULL, 'o' },
 	{ "progress", required_argument, NULL, OPT_PROGRESS },
 	{ "progress-interval", required_argument, NULL, OPT_PROGRESS_INTERVAL },
@@ -493,6 +497,7 @@ static void parse_options(struct cli *cli, int argc, char **argv)
 			cfg->max_rate = parse_rate(optarg);
 			break;
 		case OPT_DIRECT: cfg->direct = true; break;
+		case OPT_DROP_CACHE: cfg->drop_cache = true; break;
 		case OPT_IO:
 			if (strcmp(optarg, "auto") == 0)
 				cfg->io = MX_IO_AUTO;
