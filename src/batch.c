@@ -129,6 +129,11 @@ static void fit_buffers(struct mx_batch *b)
 	struct rlimit rl;
 	char have[32], want[32];
 
+	if (cfg->io == MX_IO_POOL) {
+		/* The portable backend registers nothing. */
+		b->register_buffers = false;
+		return;
+	}
 	if (has_ipc_lock()) {
 		b->register_buffers = true;
 		snprintf(s->buffer_note, sizeof(s->buffer_note),

@@ -20,7 +20,7 @@
 #include "log.h"
 #include "loop.h"
 
-static void drop_consumed(struct file *f, bool all);
+static void drop_consumed(struct file *f);
 
 /* File slots. */
 
@@ -77,6 +77,12 @@ static void put_read_stats(struct file *f)
 /* Closes the descriptor (when open), emits the record, frees the slot. */
 static void file_end(struct loop *l, struct file *f)
 {
+	/*
+	 * Whatever the outcome, drop the whole file: parsers read anywhere,
+	 * and readahead runs past a read cut short.
+	 */
+	if (f->fd >= 0 && l->batch->cfg.drop_cache && !f->direct)
+		posix_fadvise(f->fd, 0, 0, POSIX_FADV_DONTNEED);
 	if (f->fd >= 0) {
 		if (ring_close(&l->ring, f->fd, TAG_CLOSE) == 0)
 			l->ops_inflight++;
@@ -165,8 +171,9 @@ static bool same_time(const struct statx_timestamp *a,
 
 /*
  * Compares the statx taken after the last read with the one taken at open:
- * digests of a file written to meanwhile match neither its old nor its new
- * content, so such a file fails.
+ * digests of a file written to meanwhile may match neither its old nor its
+ * new content, so such a file fails. Size and mtime show writes; ctime
+ * alone changes with a rename, chmod or unlink, which leave the bytes be.
  */
 static void on_restat(struct loop *l, struct file *f, int res)
 {
@@ -176,15 +183,19 @@ static void on_restat(struct loop *l, struct file *f, int res)
 		record_fail(f->rec, STAGE_STAT, res,
 			    "statx after the read failed: %s", strerror(-res));
 	} else if (before->stx_size != after->stx_size ||
-		   !same_time(&before->stx_mtime, &after->stx_mtime) ||
-		   !same_time(&before->stx_ctime, &after->stx_ctime)) {
+		   !same_time(&before->stx_mtime, &after->stx_mtime)) {
 		val_put_bool(&f->rec->arena, f->rec->root,
 			     "changed_during_read", true);
 		record_fail(f->rec, STAGE_READ, EAGAIN,
-			    "the file changed while it was read (size %llu, "
-			    "then %llu bytes); read it again when it is "
-			    "quiet", (unsigned long long)before->stx_size,
-			    (unsigned long long)after->stx_size);
+			    "the file was written while it was read (size "
+			    "%llu then %llu bytes, mtime %lld.%09u then "
+			    "%lld.%09u); read it again when it is quiet",
+			    (unsigned long long)before->stx_size,
+			    (unsigned long long)after->stx_size,
+			    (long long)before->stx_mtime.tv_sec,
+			    before->stx_mtime.tv_nsec,
+			    (long long)after->stx_mtime.tv_sec,
+			    after->stx_mtime.tv_nsec);
 	}
 	put_read_stats(f);
 	file_end(l, f);
@@ -204,12 +215,6 @@ static void file_finish(struct loop *l, struct file *f)
 						     "digests"));
 		if (f->fmt)
 			run_parser(l, f);
-		if (cfg->drop_cache) {
-			/* Parsers may have read anywhere: drop the whole file. */
-			f->dropped = 0;
-			f->next_consume = f->size;
-			drop_consumed(f, true);
-		}
 		if (ring_statx(&l->ring, f->fd, &f->stx_end,
 			       tag(f, TAG_RESTAT)) == 0) {
 			f->state = FILE_RESTATTING;
@@ -410,13 +415,11 @@ static void consume_hole(struct loop *l, struct file *f, struct chunk *c)
  * that a long scan leaves a shared node's cache to its other users. A
  * direct posix_fadvise call: for clean pages it only unmaps them.
  */
-static void drop_consumed(struct file *f, bool all)
+static void drop_consumed(struct file *f)
 {
 	uint64_t upto = f->next_consume;
 
-	if (f->direct || upto <= f->dropped)
-		return;
-	if (!all && upto - f->dropped < DROP_STEP)
+	if (f->direct || upto <= f->dropped || upto - f->dropped < DROP_STEP)
 		return;
 	posix_fadvise(f->fd, (off_t)f->dropped, (off_t)(upto - f->dropped),
 		      POSIX_FADV_DONTNEED);
@@ -434,7 +437,7 @@ static void consume(struct loop *l, struct file *f, struct chunk *c)
 		digest_update(f->digests, c->buf, c->filled);
 	f->next_consume += c->filled;
 	if (l->batch->cfg.drop_cache)
-		drop_consumed(f, false);
+		drop_consumed(f);
 }
 
 /* Consumes done chunks at the head of the window; ends the file when done. */

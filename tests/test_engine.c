@@ -409,10 +409,8 @@ Test(engine, file_growing_during_read)
 	write_file(app.path, data, 16 << 20);
 	free(data);
 	mx_config_init(&cfg);
-	/* Small reads, one at a time, keep the read going for a while. */
-	cfg.chunk_size = 4096;
-	cfg.buffers = 1;
-	cfg.queue_depth = 1;
+	/* 16 MiB at 32 MiB/s: the read lasts half a second at least. */
+	cfg.max_rate = 32 << 20;
 	cr_assert_eq(pthread_create(&writer, NULL, append_until_stopped, &app),
 		     0);
 	rec = extract(&cfg, app.path);
