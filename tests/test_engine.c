@@ -150,22 +150,27 @@ Test(engine, digests_across_chunks)
 		{ 65536, 4, 3 },
 		{ 2u << 20, 2, 2 },	/* one chunk larger than the file */
 	};
+	/* io_uring, then the portable backend, on every shape. */
+	static const enum mx_io backends[] = { MX_IO_URING, MX_IO_POOL };
 	struct mx_config cfg;
-	size_t i;
+	size_t i, k;
 
 	write_pattern(path_in("pattern"));
-	for (i = 0; i < ARRAY_SIZE(shapes); i++) {
-		struct mx_record *rec;
+	for (k = 0; k < ARRAY_SIZE(backends); k++) {
+		for (i = 0; i < ARRAY_SIZE(shapes); i++) {
+			struct mx_record *rec;
 
-		mx_config_init(&cfg);
-		cfg.digests = MX_DIGEST_SHA256 | MX_DIGEST_MD5 |
-			      MX_DIGEST_XXH128;
-		cfg.chunk_size = shapes[i].chunk;
-		cfg.buffers = shapes[i].buffers;
-		cfg.queue_depth = shapes[i].depth;
-		rec = extract(&cfg, path_in("pattern"));
-		check_pattern_digests(rec);
-		mx_record_free(rec);
+			mx_config_init(&cfg);
+			cfg.io = backends[k];
+			cfg.digests = MX_DIGEST_SHA256 | MX_DIGEST_MD5 |
+				      MX_DIGEST_XXH128;
+			cfg.chunk_size = shapes[i].chunk;
+			cfg.buffers = shapes[i].buffers;
+			cfg.queue_depth = shapes[i].depth;
+			rec = extract(&cfg, path_in("pattern"));
+			check_pattern_digests(rec);
+			mx_record_free(rec);
+		}
 	}
 }
 
@@ -230,37 +235,6 @@ Test(engine, digests_with_o_direct)
 	direct = mx_value_get(mx_record_root(rec), "/read/direct");
 	cr_assert_eq(mx_value_type(direct), MX_BOOL, "/read/direct is a bool");
 	mx_record_free(rec);
-}
-
-Test(engine, pool_backend_same_digests)
-{
-	static const struct {
-		uint32_t chunk;
-		unsigned buffers;
-		unsigned depth;
-	} shapes[] = {
-		{ 4096, 1, 1 },
-		{ 4096, 64, 32 },
-		{ 65536, 4, 3 },
-	};
-	struct mx_config cfg;
-	size_t i;
-
-	write_pattern(path_in("pattern"));
-	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
-		struct mx_record *rec;
-
-		mx_config_init(&cfg);
-		cfg.io = MX_IO_POOL;
-		cfg.digests = MX_DIGEST_SHA256 | MX_DIGEST_MD5 |
-			      MX_DIGEST_XXH128;
-		cfg.chunk_size = shapes[i].chunk;
-		cfg.buffers = shapes[i].buffers;
-		cfg.queue_depth = shapes[i].depth;
-		rec = extract(&cfg, path_in("pattern"));
-		check_pattern_digests(rec);
-		mx_record_free(rec);
-	}
 }
 
 /*
