@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "bench.h"
 #include "metaextract.h"
 #include "stop.h"
@@ -97,21 +98,11 @@ static int parse_sizes(const char *list, uint32_t *out)
 
 	while (*p && n < MAX_SETTINGS) {
 		char *end;
-		unsigned long long v = strtoull(p, &end, 10);
 
-		if (end == p)
+		if (args_chunk_size(p, &end, &out[n]) < 0 ||
+		    (*end && *end != ',') || (*end == ',' && !end[1]))
 			return -1;
-		if ((*end == 'K' || *end == 'k') && v <= (1ull << 20)) {
-			v <<= 10;
-			end++;
-		} else if ((*end == 'M' || *end == 'm') && v <= 1024) {
-			v <<= 20;
-			end++;
-		}
-		if (v < 4096 || v % 4096 || v > (1ull << 30) ||
-		    (*end && *end != ','))
-			return -1;
-		out[n++] = (uint32_t)v;
+		n++;
 		p = *end ? end + 1 : end;
 	}
 	return *p || n == 0 ? -1 : n;
@@ -126,7 +117,8 @@ static int parse_depths(const char *list, unsigned *out)
 		char *end;
 		unsigned long v = strtoul(p, &end, 10);
 
-		if (end == p || v < 1 || v > 1024 || (*end && *end != ','))
+		if (end == p || v < 1 || v > 1024 || (*end && *end != ',') ||
+		    (*end == ',' && !end[1]))
 			return -1;
 		out[n++] = (unsigned)v;
 		p = *end ? end + 1 : end;
@@ -417,13 +409,13 @@ static void print_head(const struct bench *bn, const struct run *r)
 	       "MB/s", "reads/s", "p50 us", "p90 us", "p99 us", "p99.9 us");
 }
 
-/* Says when the locked-memory limit left fewer reads in flight. */
-static void warn_depth(unsigned asked, unsigned used)
+/* Warns when the locked-memory limit left fewer reads in flight. */
+static void warn_depth(unsigned requested, unsigned used)
 {
-	if (used != asked)
-		fprintf(stderr, "metaextract bench: queue depth %u asked, %u "
+	if (used != requested)
+		fprintf(stderr, "metaextract bench: queue depth %u requested, %u "
 			"used: RLIMIT_MEMLOCK holds only that many buffers "
-			"(raise ulimit -l)\n", asked, used);
+			"(raise ulimit -l)\n", requested, used);
 }
 
 /* Runs one setting bn->runs times; returns the median run, or NULL. */

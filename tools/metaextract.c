@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "metaextract.h"
+#include "args.h"
 #include "bench.h"
 #include "progress.h"
 #include "stop.h"
@@ -186,22 +187,12 @@ static unsigned parse_count(const char *opt, const char *s, unsigned min,
 static uint32_t parse_size(const char *opt, const char *s)
 {
 	char *end;
-	unsigned long long v;
+	uint32_t v;
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if ((*end == 'K' || *end == 'k') && v <= (1ull << 20)) {
-		v <<= 10;
-		end++;
-	} else if ((*end == 'M' || *end == 'm') && v <= (1ull << 10)) {
-		v <<= 20;
-		end++;
-	}
-	if (errno || end == s || *end || s[0] == '-' || v < 4096 ||
-	    v > (1ull << 30) || v % 4096)
+	if (args_chunk_size(s, &end, &v) < 0 || *end)
 		fail_usage("invalid value '%s' for --%s: expected a multiple "
 			   "of 4096 bytes from 4K to 1024M", s, opt);
-	return (uint32_t)v;
+	return v;
 }
 
 /* Parses a rate in bytes per second with an optional K, M or G suffix. */
@@ -294,7 +285,7 @@ static void write_record(const struct mx_record *rec, void *arg)
 
 /*
  * Reads the next entry of a --files-from list. Returns its length, -1 at
- * the end of the list or on an error (ferror tells which), or -2 when a
+ * the end of the list or on an error (ferror() shows which), or -2 when a
  * stop signal interrupted the read.
  */
 static ssize_t read_entry(char **line, size_t *cap, int delim, FILE *f)
