@@ -62,6 +62,28 @@ static int check_config(const struct mx_config *cfg)
 	return 0;
 }
 
+/*
+ * Rejects chunk buffers that would take more than half of the physical
+ * memory: registering them pins every page, and the kernel would kill
+ * the process rather than fail the allocation.
+ */
+static bool buffers_fit_memory(const struct mx_config *cfg, unsigned loops)
+{
+	long pages = sysconf(_SC_PHYS_PAGES);
+	long page_size = sysconf(_SC_PAGESIZE);
+	double need = (double)loops * cfg->buffers * cfg->chunk_size;
+	double have = (double)pages * (double)page_size;
+
+	if (pages <= 0 || page_size <= 0 || need <= have / 2)
+		return true;
+	mx_log(MX_LOG_ERROR, "batch", "%u loops x %u buffers x %u KiB need "
+	       "%.1f GiB, more than half of the %.1f GiB of memory; use a "
+	       "smaller --chunk-size, fewer --buffers or fewer threads",
+	       loops, cfg->buffers, cfg->chunk_size >> 10, need / (1 << 30),
+	       have / (1 << 30));
+	return false;
+}
+
 /* CPUs of a cgroup v2 quota ("200000 100000" is 2), or 0 for none. */
 static unsigned cgroup_cpus(void)
 {
@@ -290,7 +312,7 @@ static void stop_loops(struct mx_batch *b)
 	}
 }
 
-/* An empty bucket that holds at most 100 ms of reads, or one chunk. */
+/* Starts an empty bucket with room for 100 ms of reads, or one chunk. */
 static void init_rate(struct mx_batch *b)
 {
 	struct rate_limit *rl = &b->rate;
@@ -358,6 +380,10 @@ int mx_batch_new(const struct mx_config *cfg, mx_record_fn fn, void *arg,
 	b->fn = fn;
 	b->arg = arg;
 	b->nloops = cfg->threads ? cfg->threads : usable_cpus();
+	if (!buffers_fit_memory(cfg, b->nloops)) {
+		alloc_free(b);
+		return -EINVAL;
+	}
 	b->loops = alloc_calloc(b->nloops, sizeof(*b->loops));
 	b->reports = alloc_calloc(b->nloops, sizeof(*b->reports));
 	pthread_mutex_init(&b->emit_lock, NULL);

@@ -73,6 +73,11 @@ fi
 "$mx" --chunk-size=18014398509481988K "$work/a.txt" >/dev/null 2>&1
 check "exit code, chunk size that overflows" 2 $?
 
+"$mx" -q --chunk-size=1024M --buffers=4096 "$work/a.txt" 2>"$work/err"
+check "exit code, buffers larger than memory" 2 $?
+check "the memory message names the fix" 1 \
+	"$(grep -c 'more than half of the .* GiB of memory' "$work/err")"
+
 # SIGINT while the list on a pipe is still open: a clean stop, exit 130.
 mkfifo "$work/list"
 "$mx" -q --files-from="$work/list" >"$work/out" 2>"$work/err" &
