@@ -60,7 +60,7 @@ MX_API int mx_digest_parse(const char *list, unsigned *mask);
 /* Returns the name of one digest bit ("sha256"), or NULL for any other value. */
 MX_API const char *mx_digest_name(unsigned digest);
 
-/* Where reads run. */
+/* I/O backend of the worker loops. */
 enum mx_io {
 	MX_IO_AUTO,	/* io_uring, else the portable backend */
 	MX_IO_URING,	/* io_uring only: fail where it cannot be set up */
@@ -222,9 +222,8 @@ MX_API int mx_batch_new(const struct mx_config *cfg, mx_record_fn fn,
 /*
  * Adds a file, or a directory tree walked by the rules of cfg, from the
  * calling thread. Blocks while the queue to the loops is full. Problems
- * with single entries become records; the return value is 0, or a
- * negative errno when the batch can take no more paths (-ECANCELED after
- * mx_batch_cancel()).
+ * with single entries become records. Returns 0, or a negative errno when
+ * the batch can take no more paths (-ECANCELED after mx_batch_cancel()).
  */
 MX_API int mx_batch_add(struct mx_batch *b, const char *path);
 

@@ -138,13 +138,13 @@ static void run_parser(struct loop *l, struct file *f)
 		.out = val_object(a),
 		.warnings = val_array(a),
 	};
-	const char *why;
+	const char *reason;
 	int ret;
 
 	parsing_path = f->task.path;
 	ret = f->fmt->parse(&ctx);
 	parsing_path = NULL;
-	why = ctx.message[0] ? ctx.message : strerror(-ret);
+	reason = ctx.message[0] ? ctx.message : strerror(-ret);
 
 	if (mx_value_count(ctx.out) || ret == 0)
 		val_put(a, f->rec->root, f->fmt->name, ctx.out);
@@ -155,10 +155,10 @@ static void run_parser(struct loop *l, struct file *f)
 	 */
 	if (ret == -EOPNOTSUPP)
 		val_push(a, ctx.warnings, val_cstring(a, arena_printf(a,
-			 "%s parser: %s", f->fmt->name, why)));
+			 "%s parser: %s", f->fmt->name, reason)));
 	else if (ret < 0)
 		record_fail(f->rec, STAGE_PARSE, ret, "%s parser: %s",
-			    f->fmt->name, why);
+			    f->fmt->name, reason);
 	if (mx_value_count(ctx.warnings))
 		val_put(a, f->rec->root, "warnings", ctx.warnings);
 }
@@ -557,7 +557,7 @@ static void on_statx(struct loop *l, struct file *f, int res)
 	/*
 	 * The file was opened non-blocking so that a FIFO swapped in after
 	 * the walk cannot hang the open. On a regular file, io_uring would
-	 * then answer reads that must wait for the device with -EAGAIN, so
+	 * then fail reads that must wait for the device with -EAGAIN, so
 	 * blocking mode comes back before the first read.
 	 */
 	flags = fcntl(f->fd, F_GETFL);
@@ -588,7 +588,7 @@ static void on_statx(struct loop *l, struct file *f, int res)
 		file_finish(l, f);
 }
 
-/* Adds what statx by path tells of a file that could not be opened. */
+/* Adds the identity from statx by path to a file that could not be opened. */
 static void on_stat_path(struct loop *l, struct file *f, int res)
 {
 	if (res == 0)
@@ -609,7 +609,7 @@ static int open_flags(const struct file *f)
 
 static void on_open(struct loop *l, struct file *f, int res)
 {
-	/* File systems without O_DIRECT (tmpfs, some FUSE) say EINVAL. */
+	/* File systems without O_DIRECT (tmpfs, some FUSE) return EINVAL. */
 	if (res == -EINVAL && f->direct) {
 		f->direct = false;
 		if (ring_openat(&l->ring, f->task.path, open_flags(f),

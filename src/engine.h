@@ -19,7 +19,7 @@
 
 struct loop;
 
-/* What one loop did, collected when it is joined. */
+/* Figures of one loop, collected when it is joined. */
 struct loop_report {
 	unsigned id;
 	uint64_t files;			/* records it made */

@@ -16,7 +16,7 @@
 #include "source.h"
 #include "value.h"
 
-/* What a parser has to work with, and where it puts its results. */
+/* Input of a parser, and the object it fills with its results. */
 struct parse_ctx {
 	struct source *src;
 	const struct mx_config *cfg;

@@ -1,8 +1,8 @@
 /*
- * The portable backend: the operations of ring.h carried out by a small
- * pool of threads with plain system calls (openat, statx, pread, close),
- * for systems where io_uring cannot be set up (an old kernel,
- * kernel.io_uring_disabled, a seccomp profile) or on request.
+ * The portable backend: a small pool of threads carries out the
+ * operations of ring.h with plain system calls (openat, statx, pread,
+ * close). It serves where io_uring cannot be set up (an old kernel,
+ * kernel.io_uring_disabled, a seccomp profile), or on request.
  */
 #ifndef MX_POOL_H
 #define MX_POOL_H

@@ -21,7 +21,7 @@ struct mx_record {
 	const char *path;		/* copy in the arena */
 };
 
-/* Where in the pipeline a file failed. */
+/* Pipeline stage at which a file failed. */
 enum record_stage {
 	STAGE_WALK,
 	STAGE_OPEN,
@@ -45,7 +45,7 @@ const char *record_kind_name(unsigned mode);
 
 /*
  * Marks the record failed with an "error" object. err is a negative or
- * positive errno; the message says what failed, on which value.
+ * positive errno; the message names what failed and on which value.
  */
 void record_fail(struct mx_record *rec, enum record_stage stage, int err,
 		 const char *fmt, ...)
@@ -54,9 +54,9 @@ void record_fail(struct mx_record *rec, enum record_stage stage, int err,
 void record_skip(struct mx_record *rec, const char *reason);
 
 /*
- * Sets the final status. When the arena ran out (a record over
- * RECORD_MAX_BYTES or no memory), replaces the record with a short error
- * record and returns the replacement; otherwise returns rec.
+ * Sets the final status and returns rec. When the arena ran out (a record
+ * over RECORD_MAX_BYTES, or no memory), it frees rec and returns a short
+ * error record in its place.
  */
 struct mx_record *record_close(struct mx_record *rec);
 

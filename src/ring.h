@@ -35,7 +35,7 @@ struct ring_completion {
 /*
  * Sets up a ring with room for entries operations. Tries single-issuer
  * with deferred task running first (Linux 6.1), then cooperative task
- * running (5.19), then no flags; the caller must use the ring from the
+ * running (5.19), then no flags. The caller must use the ring from the
  * calling thread only. Returns 0 or a negative errno.
  */
 int ring_init(struct ring *r, unsigned entries);

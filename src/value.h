@@ -72,7 +72,7 @@ struct mx_value *val_find(const struct mx_value *obj, const char *key);
 
 /*
  * Appends v as JSON. Strings that are not valid UTF-8 are written with
- * U+FFFD in place of each invalid byte; doubles use the shortest form that
+ * U+FFFD in place of each invalid byte. Doubles use the shortest form that
  * reads back to the same value, and NaN or infinity become null.
  */
 void val_write_json(struct strbuf *sb, const struct mx_value *v);

@@ -3,15 +3,15 @@
  * records for what is not read.
  *
  * Rules:
- * - A path named by the caller is followed when it is a symbolic link
- *   (like find -H); links met inside a tree are followed only with
+ * - A path named by the caller is followed when it is a symbolic link,
+ *   as find -H does. Links met inside a tree are followed only with
  *   follow_symlinks, and otherwise get a skipped record with their target.
  * - FIFOs, sockets and devices are never opened: they get a skipped
  *   record with their kind.
  * - With follow_symlinks, a directory that is its own ancestor gets an
  *   error record (ELOOP) instead of a second visit.
  * - With one_file_system, directories on another device than the path
- *   they were reached from are not entered, and get no record.
+ *   named by the caller are not entered, and get no record.
  * - A directory that cannot be opened or read gets an error record,
  *   because files in it may be missing from the output.
  */

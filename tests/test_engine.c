@@ -356,7 +356,7 @@ struct appender {
 	atomic_bool stop;
 };
 
-/* Appends a byte at a time until told to stop. */
+/* Appends a byte at a time until app->stop is set. */
 static void *append_until_stopped(void *arg)
 {
 	struct appender *app = arg;
@@ -506,7 +506,7 @@ Test(engine, fifo_is_skipped_not_opened)
 
 	cr_assert_eq(mkfifo(path_in("fifo"), 0644), 0);
 	mx_config_init(&cfg);
-	/* Nobody writes to the FIFO: a blocking open would hang here. */
+	/* No process writes to the FIFO, so a blocking open would hang. */
 	rec = extract(&cfg, path_in("fifo"));
 	cr_assert_eq(mx_record_status(rec), MX_STATUS_SKIPPED);
 	cr_assert_str_eq(str_at(rec, "/kind"), "fifo");

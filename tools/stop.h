@@ -1,8 +1,8 @@
 /*
- * Clean stops on SIGINT, SIGTERM, SIGHUP and SIGUSR1 (what batch
- * schedulers send before a time limit): the first one cancels the batch
- * that runs, so the run ends with whole records and a summary; a second
- * one ends the process at once.
+ * Clean stops on SIGINT, SIGTERM, SIGHUP and SIGUSR1, which batch
+ * schedulers send before a time limit. The first one cancels the running
+ * batch, so the run ends with whole records and a summary. A second one
+ * ends the process at once.
  */
 #ifndef MX_TOOLS_STOP_H
 #define MX_TOOLS_STOP_H
