@@ -152,7 +152,21 @@ MX_API enum mx_status mx_record_status(const struct mx_record *rec);
 MX_API int mx_record_json(const struct mx_record *rec, char **json,
 			  size_t *len);
 
+/*
+ * Serialises one value of a record (an object, array or scalar) as JSON,
+ * like mx_record_json(). Returns 0, -EINVAL for a NULL v, or -ENOMEM.
+ */
+MX_API int mx_value_json(const struct mx_value *v, char **json, size_t *len);
+
 MX_API void mx_record_free(struct mx_record *rec);
+
+/*
+ * Takes ownership of rec inside a record callback (mx_record_fn): the
+ * batch then leaves it alone, and the caller frees it with
+ * mx_record_free() later, from any thread. Lets a callback hand records
+ * to a writer thread without copying them.
+ */
+MX_API struct mx_record *mx_record_keep(const struct mx_record *rec);
 MX_API void mx_free(void *p);
 
 /*
@@ -177,6 +191,8 @@ struct mx_summary {
 	uint64_t files_ok;
 	uint64_t files_failed;
 	uint64_t files_skipped;
+	uint64_t files_unchanged;	/* declined by the filter: no read
+					   and no record */
 	uint64_t bytes_read;		/* content and parser reads */
 	uint64_t content_bytes;
 	uint64_t parser_bytes;
@@ -219,6 +235,31 @@ struct mx_batch;
 MX_API int mx_batch_new(const struct mx_config *cfg, mx_record_fn fn,
 			void *arg, struct mx_batch **out);
 
+/* Identity of a regular file found by the walker, from its stat. */
+struct mx_file_id {
+	const char *path;	/* as the record will name it */
+	uint64_t dev;
+	uint64_t inode;
+	uint64_t size;
+	int64_t mtime_ns;	/* nanoseconds since the epoch */
+};
+
+/*
+ * Decides whether a regular file is read: returns true to queue it, false
+ * to leave it out (no read and no record; counted as unchanged). Used for
+ * incremental runs, where an index already holds the file's record.
+ */
+typedef bool (*mx_filter_fn)(const struct mx_file_id *id, void *arg);
+
+/*
+ * Sets the filter of a batch. Call before the first mx_batch_add(). The
+ * filter runs on the thread that calls mx_batch_add(), once per regular
+ * file the walker finds; special files and walk errors always get their
+ * records.
+ */
+MX_API void mx_batch_set_filter(struct mx_batch *b, mx_filter_fn fn,
+				void *arg);
+
 /*
  * Adds a file, or a directory tree walked by the rules of cfg, from the
  * calling thread. Blocks while the queue to the loops is full. Problems
@@ -254,6 +295,7 @@ struct mx_progress {
 				   final */
 	uint64_t files_done;	/* records made */
 	uint64_t files_failed;
+	uint64_t files_unchanged;	/* declined by the filter */
 	uint64_t bytes_read;	/* content and parser bytes so far */
 	double seconds;		/* since mx_batch_new() */
 };

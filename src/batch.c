@@ -278,18 +278,44 @@ void batch_emit(struct mx_batch *b, struct mx_record *rec)
 		*b->keep = rec;
 		rec = NULL;
 	} else if (b->fn) {
+		record_kept = false;
 		b->fn(rec, b->arg);
+		if (record_kept)
+			rec = NULL;
 	}
 	pthread_mutex_unlock(&b->emit_lock);
 	mx_record_free(rec);
 }
 
+/* Asks the filter whether the file the walker found is to be read. */
+static bool filter_accepts(struct mx_batch *b, const char *path,
+			   const struct stat *st)
+{
+	struct mx_file_id id = {
+		.path = path,
+		.dev = (uint64_t)st->st_dev,
+		.inode = (uint64_t)st->st_ino,
+		.size = (uint64_t)st->st_size,
+		.mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
+			    st->st_mtim.tv_nsec,
+	};
+
+	return b->filter(&id, b->filter_arg);
+}
+
 int batch_enqueue(struct mx_batch *b, char *path, bool follow,
-		  uint64_t size)
+		  const struct stat *st)
 {
 	struct task t = { .path = path, .follow = follow };
-	int ret = queue_push(&b->queue, t);
+	uint64_t size = st ? (uint64_t)st->st_size : 0;
+	int ret;
 
+	if (st && b->filter && !filter_accepts(b, path, st)) {
+		atomic_fetch_add(&b->files_unchanged, 1);
+		alloc_free(path);
+		return 0;
+	}
+	ret = queue_push(&b->queue, t);
 	if (ret < 0) {
 		alloc_free(path);
 		return ret;
@@ -427,6 +453,12 @@ int mx_batch_add(struct mx_batch *b, const char *path)
 	return ret < 0 && is_cancelled(b) ? -ECANCELED : ret;
 }
 
+void mx_batch_set_filter(struct mx_batch *b, mx_filter_fn fn, void *arg)
+{
+	b->filter = fn;
+	b->filter_arg = arg;
+}
+
 void mx_batch_cancel(struct mx_batch *b)
 {
 	atomic_store(&b->cancelled, true);
@@ -448,6 +480,7 @@ int mx_batch_finish(struct mx_batch *b, struct mx_summary *sum)
 			 (double)(now.tv_nsec - b->t_start.tv_nsec) / 1e9;
 	b->sum.threads = b->nloops;
 	b->sum.cancelled = is_cancelled(b);
+	b->sum.files_unchanged = atomic_load(&b->files_unchanged);
 	b->sum.chunk_size = b->cfg.chunk_size;
 	b->sum.buffers = b->cfg.buffers;
 	b->sum.queue_depth = b->cfg.queue_depth;
@@ -476,6 +509,7 @@ void mx_batch_progress(struct mx_batch *b, struct mx_progress *p)
 	p->walk_done = atomic_load(&b->adding_done);
 	p->files_done = atomic_load(&b->files_done);
 	p->files_failed = atomic_load(&b->files_failed);
+	p->files_unchanged = atomic_load(&b->files_unchanged);
 	p->bytes_read = atomic_load(&b->bytes_done);
 	p->seconds = (double)(now.tv_sec - b->t_start.tv_sec) +
 		     (double)(now.tv_nsec - b->t_start.tv_nsec) / 1e9;
@@ -497,7 +531,7 @@ int mx_extract_file(const struct mx_config *cfg, const char *path,
 	b->keep = rec;
 	/* No walk: a directory or a FIFO gets its own skipped record. */
 	path_copy = alloc_strdup(path);
-	ret = path_copy ? batch_enqueue(b, path_copy, true, 0) : -ENOMEM;
+	ret = path_copy ? batch_enqueue(b, path_copy, true, NULL) : -ENOMEM;
 	mx_batch_free(b);
 	if (ret == 0 && !*rec)
 		ret = -ENOMEM;

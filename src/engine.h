@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "metaextract.h"
 #include "histogram.h"
@@ -56,6 +57,8 @@ struct mx_batch {
 	void *arg;
 	struct mx_record **keep;	/* set by mx_extract_file: keep the
 					   record instead of calling fn */
+	mx_filter_fn filter;
+	void *filter_arg;
 	struct task_queue queue;
 	struct rate_limit rate;
 	atomic_bool cancelled;		/* set by mx_batch_cancel() */
@@ -65,6 +68,7 @@ struct mx_batch {
 	atomic_uint_least64_t bytes_found;
 	atomic_uint_least64_t files_done;
 	atomic_uint_least64_t files_failed;
+	atomic_uint_least64_t files_unchanged;
 	atomic_uint_least64_t bytes_done;
 	atomic_bool adding_done;
 
@@ -93,11 +97,12 @@ struct mx_batch {
 void batch_emit(struct mx_batch *b, struct mx_record *rec);
 
 /*
- * Queues a regular file of size bytes for the loops; takes ownership of
- * path.
+ * Queues a regular file for the loops unless the batch's filter declines
+ * it; takes ownership of path. st is the walker's stat of the file, or
+ * NULL to skip the filter.
  */
 int batch_enqueue(struct mx_batch *b, char *path, bool follow,
-		  uint64_t size);
+		  const struct stat *st);
 
 /*
  * Starts loop number id as a thread. Setup (ring, buffers, magic) happens

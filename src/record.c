@@ -202,16 +202,31 @@ enum mx_status mx_record_status(const struct mx_record *rec)
 
 int mx_record_json(const struct mx_record *rec, char **json, size_t *len)
 {
+	return mx_value_json(rec->root, json, len);
+}
+
+int mx_value_json(const struct mx_value *v, char **json, size_t *len)
+{
 	struct strbuf sb;
 
+	if (!v)
+		return -EINVAL;
 	strbuf_init(&sb);
-	val_write_json(&sb, rec->root);
+	val_write_json(&sb, v);
 	if (sb.failed) {
 		strbuf_free(&sb);
 		return -ENOMEM;
 	}
 	*json = strbuf_detach(&sb, len);
 	return *json ? 0 : -ENOMEM;
+}
+
+_Thread_local bool record_kept;
+
+struct mx_record *mx_record_keep(const struct mx_record *rec)
+{
+	record_kept = true;
+	return (struct mx_record *)rec;
 }
 
 void mx_record_free(struct mx_record *rec)

@@ -2,6 +2,7 @@
 #ifndef MX_RECORD_H
 #define MX_RECORD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "metaextract.h"
@@ -20,6 +21,13 @@ struct mx_record {
 	enum mx_status state;
 	const char *path;		/* copy in the arena */
 };
+
+/*
+ * Set by mx_record_keep() on the thread that runs a record callback. A
+ * thread-local flag rather than a field, because the new owner may free
+ * the record before the callback returns.
+ */
+extern _Thread_local bool record_kept;
 
 /* Pipeline stage at which a file failed. */
 enum record_stage {

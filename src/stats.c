@@ -137,7 +137,8 @@ void stats_finish(struct mx_batch *b)
 	strbuf_init(&sb);
 	strbuf_printf(&sb, "{\"schema\":1,\"version\":\"%s\",\"files\":%llu,"
 		      "\"files_ok\":%llu,\"files_failed\":%llu,"
-		      "\"files_skipped\":%llu,\"bytes_read\":%llu,"
+		      "\"files_skipped\":%llu,\"files_unchanged\":%llu,"
+		      "\"bytes_read\":%llu,"
 		      "\"content_bytes\":%llu,\"parser_bytes\":%llu,"
 		      "\"wall_seconds\":%.6f,\"cpu_user_seconds\":%.6f,"
 		      "\"cpu_system_seconds\":%.6f,\"bytes_per_second\":%.1f,"
@@ -146,6 +147,7 @@ void stats_finish(struct mx_batch *b)
 		      (unsigned long long)s->files_ok,
 		      (unsigned long long)s->files_failed,
 		      (unsigned long long)s->files_skipped,
+		      (unsigned long long)s->files_unchanged,
 		      (unsigned long long)s->bytes_read,
 		      (unsigned long long)s->content_bytes,
 		      (unsigned long long)s->parser_bytes, s->seconds,

@@ -145,7 +145,7 @@ static void walk_entry(struct walk *w, int dirfd, const char *name,
 		}
 	}
 	if (S_ISREG(st.st_mode)) {
-		if (batch_enqueue(w->b, path, follow, (uint64_t)st.st_size) < 0)
+		if (batch_enqueue(w->b, path, follow, &st) < 0)
 			w->stop = -EPIPE;
 		return;
 	}
@@ -244,5 +244,5 @@ int walk_path(struct mx_batch *b, const char *path)
 	copy = alloc_strdup(path);
 	if (!copy)
 		return -ENOMEM;
-	return batch_enqueue(b, copy, true, (uint64_t)st.st_size);
+	return batch_enqueue(b, copy, true, &st);
 }
