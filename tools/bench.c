@@ -19,6 +19,7 @@
 
 #include "args.h"
 #include "bench.h"
+#include "text.h"
 #include "metaextract.h"
 #include "stop.h"
 
@@ -329,58 +330,6 @@ static void print_row(const struct bench *bn, uint32_t chunk,
 	       r->p99, r->p999);
 }
 
-/* Length of the valid UTF-8 sequence at s, or 0 when it is invalid. */
-static size_t utf8_length(const unsigned char *s)
-{
-	size_t len, i;
-	unsigned cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
-/*
- * Prints s as a JSON string. Bytes that are not UTF-8 become U+FFFD, as
- * in records, so the document always parses.
- */
-static void print_json_string(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	putchar('"');
-	while (*p) {
-		size_t n = utf8_length(p);
-
-		if (*p == '"' || *p == '\\')
-			printf("\\%c", *p);
-		else if (*p < 0x20)
-			printf("\\u%04x", *p);
-		else if (n == 0)
-			fputs("\xef\xbf\xbd", stdout);
-		else
-			fwrite(p, 1, n, stdout);
-		p += n ? n : 1;
-	}
-	putchar('"');
-}
-
 static void print_head(const struct bench *bn, const struct run *r)
 {
 	int i;
@@ -389,7 +338,7 @@ static void print_head(const struct bench *bn, const struct run *r)
 		printf("{\"schema\":1,\"paths\":[");
 		for (i = 0; i < bn->npaths; i++) {
 			printf("%s", i ? "," : "");
-			print_json_string(bn->paths[i]);
+			text_put_json_string(stdout, bn->paths[i]);
 		}
 		printf("],\"files\":%llu,\"bytes\":%llu,\"direct\":%s,"
 		       "\"cold\":%s,\"runs_per_setting\":%u,\"reported_run\":"
