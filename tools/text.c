@@ -28,14 +28,13 @@ size_t text_utf8_length(const unsigned char *s)
 	return len;
 }
 
-/* Like text_utf8_length(), but never reads past end. */
-static size_t sequence_length(const unsigned char *p, const unsigned char *end)
+size_t text_utf8_sequence(const unsigned char *p, size_t avail)
 {
 	unsigned char tail[4] = { 0 };
 
-	if (end - p >= 4)
+	if (avail >= 4)
 		return text_utf8_length(p);
-	memcpy(tail, p, (size_t)(end - p));
+	memcpy(tail, p, avail);
 	return text_utf8_length(tail);
 }
 
@@ -44,7 +43,7 @@ bool text_utf8_valid(const char *s, size_t len)
 	const unsigned char *p = (const unsigned char *)s, *end = p + len;
 
 	while (p < end) {
-		size_t n = sequence_length(p, end);
+		size_t n = text_utf8_sequence(p, (size_t)(end - p));
 
 		if (n == 0)
 			return false;
@@ -58,7 +57,7 @@ void text_put_utf8(FILE *f, const char *s, size_t len)
 	const unsigned char *p = (const unsigned char *)s, *end = p + len;
 
 	while (p < end) {
-		size_t n = sequence_length(p, end);
+		size_t n = text_utf8_sequence(p, (size_t)(end - p));
 
 		if (n == 0) {
 			fputs("\xef\xbf\xbd", f);

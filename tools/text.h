@@ -9,6 +9,9 @@
 /* Length of the valid UTF-8 sequence at s, or 0 when it is invalid. */
 size_t text_utf8_length(const unsigned char *s);
 
+/* Like text_utf8_length(), for a string of which avail bytes remain. */
+size_t text_utf8_sequence(const unsigned char *p, size_t avail);
+
 /* True when the len bytes at s are valid UTF-8. */
 bool text_utf8_valid(const char *s, size_t len);
 
