@@ -12,21 +12,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "metaextract.h"
 #include "args.h"
 #include "bench.h"
+#include "csv.h"
+#include "index.h"
 #include "progress.h"
 #include "stop.h"
+#include "text.h"
 
 #define EXIT_SOME_FAILED 1
 #define EXIT_USAGE 2
 
+enum format {
+	FORMAT_AUTO,		/* from the -o suffix, else JSON Lines */
+	FORMAT_JSONL,
+	FORMAT_CSV,
+	FORMAT_SQLITE,
+};
+
 struct output {
+	enum format format;
 	int fd;
 	const char *name;
+	struct index *index;	/* FORMAT_SQLITE */
+	struct csv_writer *csv;	/* FORMAT_CSV */
 	int error;		/* errno of the first failed write */
 	struct mx_batch *batch;	/* cancelled when a write fails */
 };
@@ -35,6 +49,7 @@ struct output {
 static const char usage_text[] =
 "Usage: metaextract [OPTION]... PATH...\n"
 "       metaextract bench [OPTION]... PATH...   (see metaextract bench --help)\n"
+"       metaextract merge OUT.db IN.db...       (see metaextract merge --help)\n"
 "Read every regular file under each PATH once and write one JSON record per\n"
 "file: identity, MIME type, digests, and media or HDF5 metadata.\n"
 "\n"
@@ -81,6 +96,19 @@ static const char usage_text[] =
 "\n"
 "Output:\n"
 "  -o, --output=FILE        write records to FILE instead of standard output\n"
+"      --format=FORMAT      'jsonl' (one JSON object per line), 'csv' (one\n"
+"                           row per file, main fields only) or 'sqlite' (an\n"
+"                           index that later runs resume and update; needs\n"
+"                           -o); default: 'sqlite' when FILE ends in .db,\n"
+"                           .sqlite or .sqlite3, 'csv' for .csv, else 'jsonl'\n"
+"      --rescan             with an index: read every file again, even those\n"
+"                           whose row is current\n"
+"      --retry-failed       with an index: read again unchanged files whose\n"
+"                           parser failed (failed opens and reads are always\n"
+"                           retried)\n"
+"      --prune-missing      with an index: delete the rows of files no longer\n"
+"                           found under a PATH directory, instead of setting\n"
+"                           their 'missing' flag\n"
 "      --progress=MODE      progress on standard error: 'bar' (one line\n"
 "                           redrawn), 'plain' (a line every interval, for\n"
 "                           batch logs), 'none', or 'auto' (the default: bar\n"
@@ -123,6 +151,10 @@ enum long_only {
 	OPT_PROGRESS_INTERVAL,
 	OPT_STATS,
 	OPT_VERSION,
+	OPT_FORMAT,
+	OPT_RESCAN,
+	OPT_RETRY_FAILED,
+	OPT_PRUNE_MISSING,
 };
 
 static const struct option long_options[] = {
@@ -146,6 +178,10 @@ static const struct option long_options[] = {
 	{ "io", required_argument, NULL, OPT_IO },
 	{ "drop-cache", no_argument, NULL, OPT_DROP_CACHE },
 	{ "output", required_argument, NULL, 'o' },
+	{ "format", required_argument, NULL, OPT_FORMAT },
+	{ "rescan", no_argument, NULL, OPT_RESCAN },
+	{ "retry-failed", no_argument, NULL, OPT_RETRY_FAILED },
+	{ "prune-missing", no_argument, NULL, OPT_PRUNE_MISSING },
 	{ "progress", required_argument, NULL, OPT_PROGRESS },
 	{ "progress-interval", required_argument, NULL, OPT_PROGRESS_INTERVAL },
 	{ "stats", required_argument, NULL, OPT_STATS },
@@ -220,6 +256,39 @@ static uint64_t parse_rate(const char *s)
 	return v;
 }
 
+static enum format parse_format(const char *s)
+{
+	if (strcmp(s, "jsonl") == 0 || strcmp(s, "json") == 0)
+		return FORMAT_JSONL;
+	if (strcmp(s, "csv") == 0)
+		return FORMAT_CSV;
+	if (strcmp(s, "sqlite") == 0)
+		return FORMAT_SQLITE;
+	fail_usage("invalid value '%s' for --format: use jsonl, csv or sqlite",
+		   s);
+	return FORMAT_AUTO;
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n > m && strcasecmp(s + n - m, suffix) == 0;
+}
+
+/* The format a file name implies: an index for .db, CSV for .csv. */
+static enum format format_from_name(const char *name)
+{
+	if (!name)
+		return FORMAT_JSONL;
+	if (has_suffix(name, ".db") || has_suffix(name, ".sqlite") ||
+	    has_suffix(name, ".sqlite3"))
+		return FORMAT_SQLITE;
+	if (has_suffix(name, ".csv"))
+		return FORMAT_CSV;
+	return FORMAT_JSONL;
+}
+
 static double parse_seconds(const char *opt, const char *s)
 {
 	char *end;
@@ -279,6 +348,18 @@ static void write_record(const struct mx_record *rec, void *arg)
 		out->error = write_all(out->fd, json, len + 1);
 		mx_free(json);
 	}
+	if (out->error)
+		mx_batch_cancel(out->batch);
+}
+
+/* Writes one CSV row, with one write(2) like the JSON lines. */
+static void write_csv_record(const struct mx_record *rec, void *arg)
+{
+	struct output *out = arg;
+
+	if (out->error)
+		return;
+	out->error = csv_write(out->csv, rec);
 	if (out->error)
 		mx_batch_cancel(out->batch);
 }
@@ -359,6 +440,10 @@ static void print_summary(const struct mx_summary *s)
 		s->seconds > 0 ? (double)s->files / s->seconds : 0.0,
 		s->threads, s->backend, s->buffer_note,
 		s->cancelled ? "; cancelled before the end" : "");
+	if (s->files_unchanged)
+		fprintf(stderr, "metaextract: %llu files unchanged since the "
+			"index recorded them, not read\n",
+			(unsigned long long)s->files_unchanged);
 	if (s->reads)
 		fprintf(stderr,
 			"metaextract: %llu reads, latency p50 %.0f us, p90 %.0f "
@@ -427,6 +512,10 @@ struct cli {
 	int files_from_count;
 	bool digest_given;
 	const char *output;
+	enum format format;
+	bool rescan;
+	bool retry_failed;
+	bool prune_missing;
 	const char *stats;
 	const char *progress;		/* mode name, "auto" by default */
 	double progress_interval;
@@ -510,6 +599,12 @@ static void parse_options(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_STATS: cli->stats = optarg; break;
 		case 'o': cli->output = optarg; break;
+		case OPT_FORMAT:
+			cli->format = parse_format(optarg);
+			break;
+		case OPT_RESCAN: cli->rescan = true; break;
+		case OPT_RETRY_FAILED: cli->retry_failed = true; break;
+		case OPT_PRUNE_MISSING: cli->prune_missing = true; break;
 		case 'q': cli->quiet = true; break;
 		case 'v': cli->verbose++; break;
 		case OPT_VERSION:
@@ -536,6 +631,14 @@ static void parse_options(struct cli *cli, int argc, char **argv)
 	if (cfg->queue_depth > cfg->buffers)
 		fail_usage("--queue-depth (%u) may not exceed --buffers (%u)",
 			   cfg->queue_depth, cfg->buffers);
+	if (cli->format == FORMAT_AUTO)
+		cli->format = format_from_name(cli->output);
+	if (cli->format == FORMAT_SQLITE && !cli->output)
+		fail_usage("--format=sqlite needs -o FILE");
+	if (cli->format != FORMAT_SQLITE &&
+	    (cli->rescan || cli->retry_failed || cli->prune_missing))
+		fail_usage("--rescan, --retry-failed and --prune-missing apply "
+			   "to an SQLite index: give -o FILE.db");
 }
 
 static int open_output(struct output *out, const char *path)
@@ -615,6 +718,92 @@ static int add_inputs(struct cli *cli, struct mx_batch *b, int argc,
 	return ret;
 }
 
+/* The effective settings of the run as JSON, for the index's manifest. */
+static char *options_json(const struct cli *cli)
+{
+	const struct mx_config *c = &cli->cfg;
+	static const char *const io_names[] = { "auto", "uring", "pool" };
+	char *json = NULL;
+	size_t len = 0;
+	unsigned bit;
+	FILE *f = open_memstream(&json, &len);
+
+	if (!f)
+		return NULL;
+	fputs("{\"digests\":[", f);
+	for (bit = 1; bit <= MX_DIGEST_ALL; bit <<= 1)
+		if (c->digests & bit)
+			fprintf(f, "%s\"%s\"", c->digests & (bit - 1) ? "," : "",
+				mx_digest_name(bit));
+	fprintf(f, "],\"content\":%s,\"type\":%s,\"parse\":%s,"
+		"\"follow_symlinks\":%s,\"one_file_system\":%s,"
+		"\"max_objects\":%u,\"max_tags\":%u,\"threads\":%u,"
+		"\"chunk_size\":%u,\"buffers\":%u,\"queue_depth\":%u,"
+		"\"files_in_flight\":%u,\"io\":\"%s\",\"direct\":%s,"
+		"\"drop_cache\":%s,\"max_rate\":%llu,\"rescan\":%s,"
+		"\"retry_failed\":%s,\"prune_missing\":%s}",
+		c->content ? "true" : "false", c->identify ? "true" : "false",
+		c->parse ? "true" : "false",
+		c->follow_symlinks ? "true" : "false",
+		c->one_file_system ? "true" : "false", c->max_objects,
+		c->max_tags, c->threads, c->chunk_size, c->buffers,
+		c->queue_depth, c->files_in_flight, io_names[c->io],
+		c->direct ? "true" : "false", c->drop_cache ? "true" : "false",
+		(unsigned long long)c->max_rate, cli->rescan ? "true" : "false",
+		cli->retry_failed ? "true" : "false",
+		cli->prune_missing ? "true" : "false");
+	if (fclose(f) != 0) {
+		free(json);
+		return NULL;
+	}
+	return json;
+}
+
+static char *argv_json(int argc, char **argv)
+{
+	char *json = NULL;
+	size_t len = 0;
+	int i;
+	FILE *f = open_memstream(&json, &len);
+
+	if (!f)
+		return NULL;
+	fputc('[', f);
+	for (i = 0; i < argc; i++) {
+		fputs(i ? "," : "", f);
+		text_put_json_string(f, argv[i]);
+	}
+	fputc(']', f);
+	if (fclose(f) != 0) {
+		free(json);
+		return NULL;
+	}
+	return json;
+}
+
+/* Opens the index named by -o, or returns a negative errno. */
+static int open_index(struct cli *cli, struct output *out, int argc,
+		      char **argv)
+{
+	char *options = options_json(cli);
+	char *args = argv_json(argc, argv);
+	struct index_options o = {
+		.path = cli->output,
+		.extract_mask = index_extract_mask(&cli->cfg),
+		.retry_failed = cli->retry_failed,
+		.rescan = cli->rescan,
+		.prune_missing = cli->prune_missing,
+		.options_json = options,
+		.argv_json = args,
+	};
+	int ret = options && args ? index_open(&o, &out->index) : -ENOMEM;
+
+	free(options);
+	free(args);
+	out->name = cli->output;
+	return ret;
+}
+
 static enum progress_mode choose_progress(const struct cli *cli)
 {
 	if (cli->quiet || strcmp(cli->progress, "none") == 0)
@@ -626,6 +815,14 @@ static enum progress_mode choose_progress(const struct cli *cli)
 	return isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_NONE;
 }
 
+/* The record callback of the output format. */
+static mx_record_fn record_writer(const struct output *out)
+{
+	if (out->format == FORMAT_SQLITE)
+		return index_record;
+	return out->format == FORMAT_CSV ? write_csv_record : write_record;
+}
+
 int main(int argc, char **argv)
 {
 	/* Static, so that early returns leave nothing LeakSanitizer counts. */
@@ -635,11 +832,14 @@ int main(int argc, char **argv)
 	struct mx_summary sum;
 	struct mx_batch *b;
 	FILE *stats = NULL;
-	int ret;
+	uint64_t failed_before = 0;
+	int ret, index_error = 0;
 
 	stop_watch();
 	if (argc > 1 && strcmp(argv[1], "bench") == 0)
 		return bench_main(argc - 1, argv + 1);
+	if (argc > 1 && strcmp(argv[1], "merge") == 0)
+		return index_merge_main(argc - 1, argv + 1);
 	cli.files_from = calloc((size_t)argc, sizeof(*cli.files_from));
 	if (!cli.files_from)
 		return EXIT_USAGE;
@@ -647,28 +847,57 @@ int main(int argc, char **argv)
 	parse_options(&cli, argc, argv);
 	mx_set_log(log_to_stderr, NULL, cli.verbose >= 2 ? MX_LOG_DEBUG :
 		   cli.verbose ? MX_LOG_INFO : MX_LOG_WARN);
-	if (open_output(&out, cli.output) < 0)
+	out.format = cli.format;
+	if (out.format == FORMAT_SQLITE) {
+		if (open_index(&cli, &out, argc, argv) < 0)
+			return EXIT_USAGE;
+	} else if (open_output(&out, cli.output) < 0) {
 		return EXIT_USAGE;
-	if (cli.stats && !(stats = open_stats(cli.stats, &out)))
+	}
+	if (out.format == FORMAT_CSV && (ret = csv_open(out.fd, &out.csv)) < 0) {
+		fprintf(stderr, "metaextract: writing the CSV header to %s "
+			"failed: %s\n", out.name, strerror(-ret));
 		return EXIT_USAGE;
+	}
+	if (cli.stats && !(stats = open_stats(cli.stats, &out))) {
+		index_close(out.index);
+		return EXIT_USAGE;
+	}
 	report_crashes();
-	ret = mx_batch_new(&cli.cfg, write_record, &out, &b);
+	ret = mx_batch_new(&cli.cfg, record_writer(&out), out.index ?
+			   (void *)out.index : (void *)&out, &b);
 	if (ret < 0) {
 		fprintf(stderr, "metaextract: cannot start: %s\n",
 			strerror(-ret));
+		index_close(out.index);
 		return EXIT_USAGE;
 	}
 	out.batch = b;
+	if (out.index) {
+		index_set_batch(out.index, b);
+		mx_batch_set_filter(b, index_filter, out.index);
+	}
 	stop_set_batch(b);
 	progress = progress_start(b, choose_progress(&cli),
 				  cli.progress_interval, cli.stats != NULL);
 	ret = add_inputs(&cli, b, argc, argv);
 	mx_batch_finish(b, &sum);
 	progress_stop(progress);
-	if (out.fd != STDOUT_FILENO && close(out.fd) != 0 && !out.error)
+	csv_close(out.csv);
+	if (out.fd >= 0 && out.fd != STDOUT_FILENO && close(out.fd) != 0 &&
+	    !out.error)
 		out.error = errno;
 	if (!cli.quiet)
 		print_summary(&sum);
+	if (out.index) {
+		bool complete = ret == 0 && !sum.cancelled && !stop_signal();
+
+		index_error = index_finish(out.index, &sum, complete,
+					   argv + optind,
+					   (size_t)(argc - optind), cli.quiet);
+		failed_before = index_unchanged_failed(out.index);
+		index_close(out.index);
+	}
 	if (stats && write_stats(stats, cli.stats, &sum, progress) < 0 &&
 	    !out.error)
 		ret = -EIO;
@@ -681,9 +910,11 @@ int main(int argc, char **argv)
 			out.name, strerror(out.error));
 		return EXIT_USAGE;
 	}
+	if (index_error)
+		return EXIT_USAGE;
 	if (stop_signal())
 		return 128 + stop_signal();
 	if (ret < 0 && ret != -ECANCELED)
 		return EXIT_USAGE;
-	return sum.files_failed ? EXIT_SOME_FAILED : 0;
+	return sum.files_failed || failed_before ? EXIT_SOME_FAILED : 0;
 }
