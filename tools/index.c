@@ -40,6 +40,17 @@
 /* Items written per transaction at most. */
 #define BATCH_ITEMS 2048
 
+/* Longest wait for a full batch before committing what is queued. */
+#define COMMIT_DELAY_NS 100000000
+
+/*
+ * Lookups per read transaction of the walker's connection. One snapshot
+ * for many lookups saves the WAL locks of each, and keeps the page cache,
+ * which a new snapshot drops when the writer has committed meanwhile. It
+ * is renewed so that the WAL can still be checkpointed.
+ */
+#define LOOKUPS_PER_SNAPSHOT 4096
+
 static const char schema_sql[] =
 "CREATE TABLE runs ("
 "  id INTEGER PRIMARY KEY,"
@@ -71,8 +82,7 @@ static const char schema_sql[] =
 "  run_id INTEGER NOT NULL REFERENCES runs(id),"
 "  seen_run INTEGER NOT NULL,"
 "  missing INTEGER NOT NULL DEFAULT 0,"
-"  indexed_at REAL NOT NULL,"
-"  record TEXT NOT NULL);"
+"  indexed_at REAL NOT NULL);"
 "CREATE UNIQUE INDEX files_path ON files(coalesce(path_raw, path));"
 "CREATE TABLE streams ("
 "  file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,"
@@ -92,7 +102,10 @@ static const char schema_sql[] =
 "  file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,"
 "  scope TEXT NOT NULL, stream_index INTEGER, object_path TEXT,"
 "  name TEXT NOT NULL, value TEXT);"
-"CREATE INDEX tags_file ON tags(file_id);";
+"CREATE INDEX tags_file ON tags(file_id);"
+"CREATE TABLE records ("
+"  file_id INTEGER PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,"
+"  json TEXT NOT NULL);";
 
 /* Columns of files written from a record, in bind order. */
 static const char *const file_columns[] = {
@@ -102,7 +115,7 @@ static const char *const file_columns[] = {
 	"sha256", "sha512", "format", "duration", "bit_rate", "error_stage",
 	"error_errno", "error_message", "skipped", "read_bytes",
 	"read_seconds", "attempts", "extract_mask", "run_id", "seen_run",
-	"missing", "indexed_at", "record", NULL,
+	"missing", "indexed_at", NULL,
 };
 
 enum file_column {
@@ -113,7 +126,7 @@ enum file_column {
 	COL_SHA512, COL_FORMAT, COL_DURATION, COL_BIT_RATE, COL_ERROR_STAGE,
 	COL_ERROR_ERRNO, COL_ERROR_MESSAGE, COL_SKIPPED, COL_READ_BYTES,
 	COL_READ_SECONDS, COL_ATTEMPTS, COL_EXTRACT_MASK, COL_RUN_ID,
-	COL_SEEN_RUN, COL_MISSING, COL_INDEXED_AT, COL_RECORD,
+	COL_SEEN_RUN, COL_MISSING, COL_INDEXED_AT,
 };
 
 /* Stream fields copied from the record, named as in the record. */
@@ -134,6 +147,8 @@ static const char *const tag_columns[] = {
 	"scope", "stream_index", "object_path", "name", "value", NULL,
 };
 
+static const char *const record_columns[] = { "json", NULL };
+
 struct item {
 	struct mx_record *rec;		/* NULL: touch file_id */
 	int64_t file_id;
@@ -144,6 +159,7 @@ struct index {
 	sqlite3 *db;			/* the writer's connection */
 	sqlite3 *reader;		/* the walker's, for index_filter */
 	sqlite3_stmt *lookup;
+	unsigned lookups;		/* in the current read transaction */
 	int lock_fd;
 	int64_t run_id;
 	struct mx_batch *batch;
@@ -153,6 +169,7 @@ struct index {
 	sqlite3_stmt *touch;
 	sqlite3_stmt *del_streams, *del_objects, *del_tags;
 	sqlite3_stmt *ins_stream, *ins_object, *ins_tag;
+	sqlite3_stmt *put_record;
 
 	pthread_t writer;
 	bool writer_started;
@@ -328,6 +345,9 @@ static int prepare_writer(struct index *ix)
 	if (rc == SQLITE_OK)
 		rc = prepare_owned(db, child_insert_sql("tags", tag_columns),
 				   &ix->ins_tag);
+	if (rc == SQLITE_OK)
+		rc = prepare(db, "INSERT OR REPLACE INTO records (file_id, json) "
+			     "VALUES (?, ?)", &ix->put_record);
 	return rc;
 }
 
@@ -436,7 +456,6 @@ static int bind_file_row(struct index *ix, const struct mx_record *rec)
 	const struct mx_value *root = mx_record_root(rec);
 	const struct mx_value *read = mx_value_get(root, "/read");
 	const char *path;
-	char *json;
 	size_t len, i;
 	int rc = SQLITE_OK;
 
@@ -489,9 +508,6 @@ static int bind_file_row(struct index *ix, const struct mx_record *rec)
 	rc |= sqlite3_bind_int64(st, COL_SEEN_RUN, ix->run_id);
 	rc |= sqlite3_bind_int(st, COL_MISSING, 0);
 	rc |= sqlite3_bind_double(st, COL_INDEXED_AT, unix_now());
-	if (mx_record_json(rec, &json, &len) < 0)
-		return SQLITE_NOMEM;
-	rc |= sqlite3_bind_text(st, COL_RECORD, json, (int)len, mx_free);
 	return rc ? SQLITE_ERROR : SQLITE_OK;
 }
 
@@ -646,6 +662,23 @@ static int delete_children(struct index *ix, int64_t file_id)
 	return rc;
 }
 
+/*
+ * Stores the whole record as JSON, in a table of its own so that the
+ * rows of files stay small for scans and lookups.
+ */
+static int put_record(struct index *ix, int64_t file_id,
+		      const struct mx_record *rec)
+{
+	char *json;
+	size_t len;
+
+	if (mx_record_json(rec, &json, &len) < 0)
+		return SQLITE_NOMEM;
+	sqlite3_bind_int64(ix->put_record, 1, file_id);
+	sqlite3_bind_text(ix->put_record, 2, json, (int)len, mx_free);
+	return step_done(ix->put_record);
+}
+
 static int write_record(struct index *ix, const struct mx_record *rec)
 {
 	const struct mx_value *root = mx_record_root(rec);
@@ -666,6 +699,8 @@ static int write_record(struct index *ix, const struct mx_record *rec)
 	if (rc != SQLITE_DONE)
 		return rc;
 	rc = delete_children(ix, file_id);
+	if (rc == SQLITE_OK)
+		rc = put_record(ix, file_id, rec);
 	if (rc == SQLITE_OK && mx_value_get(root, "/media"))
 		rc = insert_streams(ix, file_id, mx_value_get(root, "/media"));
 	if (rc == SQLITE_OK && mx_value_get(root, "/hdf5"))
@@ -701,21 +736,35 @@ static void push(struct index *ix, struct item it)
 	}
 	ix->items[(ix->head + ix->count) % QUEUE_SLOTS] = it;
 	ix->count++;
-	pthread_cond_signal(&ix->not_empty);
+	/* The writer waits for the first item, then for a full batch. */
+	if (ix->count == 1 || ix->count == BATCH_ITEMS)
+		pthread_cond_signal(&ix->not_empty);
 	pthread_mutex_unlock(&ix->lock);
 }
 
 /*
- * Takes up to max items; blocks while the queue is empty and open.
+ * Takes up to max items once max are queued or COMMIT_DELAY_NS has passed
+ * since the first one, so a trickle of items still commits in batches.
  * Returns 0 once the queue is closed and drained.
  */
 static size_t take(struct index *ix, struct item *out, size_t max)
 {
+	struct timespec deadline;
 	size_t n = 0;
 
 	pthread_mutex_lock(&ix->lock);
 	while (ix->count == 0 && !ix->closed)
 		pthread_cond_wait(&ix->not_empty, &ix->lock);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_nsec += COMMIT_DELAY_NS;
+	if (deadline.tv_nsec >= 1000000000) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000;
+	}
+	while (ix->count < max && !ix->closed &&
+	       pthread_cond_timedwait(&ix->not_empty, &ix->lock,
+				      &deadline) == 0)
+		;
 	while (ix->count && n < max) {
 		out[n++] = ix->items[ix->head];
 		ix->head = (ix->head + 1) % QUEUE_SLOTS;
@@ -727,8 +776,8 @@ static size_t take(struct index *ix, struct item *out, size_t max)
 }
 
 /*
- * The writer thread: one transaction per batch of whatever is queued, so
- * a busy run commits every BATCH_ITEMS records and a slow one at once.
+ * The writer thread: one transaction per batch, so a busy run commits
+ * every BATCH_ITEMS items and a slow one every COMMIT_DELAY_NS.
  */
 static void *writer_main(void *arg)
 {
@@ -775,13 +824,24 @@ void index_record(const struct mx_record *rec, void *arg)
 }
 
 /*
- * True when a failed row is worth another read of the unchanged file:
- * failures to walk, open, stat or read may pass (permissions, I/O errors,
- * a stop), while a parser meets the same bytes again.
+ * True when a failed row is worth another read of the unchanged file.
+ * Failures to walk, open, stat or read may pass (permissions, I/O errors),
+ * and so may a stop, a timeout or a lack of memory at any stage. A parser
+ * that rejected the file would meet the same bytes again.
  */
-static bool retryable(const char *stage)
+static bool retryable(const char *stage, const char *err)
 {
-	return !stage || strcmp(stage, "parse") != 0;
+	static const char *const passing[] = {
+		"ECANCELED", "EINTR", "EAGAIN", "EIO", "ENOMEM", "ETIMEDOUT",
+	};
+	size_t i;
+
+	if (!stage || strcmp(stage, "parse") != 0 || !err)
+		return true;
+	for (i = 0; i < sizeof(passing) / sizeof(passing[0]); i++)
+		if (strcmp(err, passing[i]) == 0)
+			return true;
+	return false;
 }
 
 bool index_filter(const struct mx_file_id *id, void *arg)
@@ -795,6 +855,12 @@ bool index_filter(const struct mx_file_id *id, void *arg)
 
 	if (ix->opt.rescan || ix->error)
 		return true;
+	/* Rows this run writes are never looked up, so an older snapshot
+	   serves as well as the newest. */
+	if (ix->lookups++ % LOOKUPS_PER_SNAPSHOT == 0) {
+		exec(ix->reader, "COMMIT");
+		exec(ix->reader, "BEGIN");
+	}
 	if (text_utf8_valid(id->path, len))
 		rc = sqlite3_bind_text(st, 1, id->path, (int)len,
 				       SQLITE_STATIC);
@@ -804,6 +870,7 @@ bool index_filter(const struct mx_file_id *id, void *arg)
 	if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
 		const char *status = (const char *)sqlite3_column_text(st, 5);
 		const char *stage = (const char *)sqlite3_column_text(st, 6);
+		const char *err = (const char *)sqlite3_column_text(st, 7);
 		unsigned mask = (unsigned)sqlite3_column_int64(st, 4);
 
 		file_id = sqlite3_column_int64(st, 0);
@@ -816,7 +883,7 @@ bool index_filter(const struct mx_file_id *id, void *arg)
 			  status && (strcmp(status, "ok") == 0 ||
 				     (strcmp(status, "error") == 0 &&
 				      !ix->opt.retry_failed &&
-				      !retryable(stage)));
+				      !retryable(stage, err)));
 	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
@@ -1012,7 +1079,8 @@ static int open_reader(struct index *ix)
 	if (rc == SQLITE_OK) {
 		sqlite3_busy_timeout(ix->reader, 10000);
 		rc = prepare(ix->reader, "SELECT id, size, mtime_ns, inode, "
-			     "extract_mask, status, error_stage FROM files "
+			     "extract_mask, status, error_stage, error_errno "
+			     "FROM files "
 			     "WHERE coalesce(path_raw, path) = ?",
 			     &ix->lookup);
 	}
@@ -1026,9 +1094,13 @@ static int open_reader(struct index *ix)
 
 int index_open(const struct index_options *o, struct index **out)
 {
-	struct index *ix = calloc(1, sizeof(*ix));
+	struct index *ix;
 	int ret;
 
+	/* Memory statistics take a global mutex on every allocation, which
+	   the walker's and the writer's connections would contend for. */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+	ix = calloc(1, sizeof(*ix));
 	if (!ix)
 		return -ENOMEM;
 	ix->opt = *o;
@@ -1232,10 +1304,12 @@ void index_close(struct index *ix)
 	if (!ix)
 		return;
 	stop_writer(ix);
+	if (ix->reader)
+		exec(ix->reader, "COMMIT");
 	sqlite3_stmt *stmts[] = { ix->upsert, ix->touch, ix->del_streams,
 				  ix->del_objects, ix->del_tags,
 				  ix->ins_stream, ix->ins_object, ix->ins_tag,
-				  ix->lookup };
+				  ix->put_record, ix->lookup };
 
 	for (i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
 		sqlite3_finalize(stmts[i]);
@@ -1386,6 +1460,9 @@ static int merge_one(sqlite3 *db, const char *in, uint64_t *copied)
 						      object_columns));
 	if (rc == SQLITE_OK)
 		rc = exec_owned(db, copy_children_sql("tags", tag_columns));
+	if (rc == SQLITE_OK)
+		rc = exec_owned(db, copy_children_sql("records",
+						      record_columns));
 	if (rc == SQLITE_OK)
 		rc = exec(db, "COMMIT");
 	if (rc != SQLITE_OK)
