@@ -241,7 +241,8 @@ struct mx_file_id {
 	uint64_t dev;
 	uint64_t inode;
 	uint64_t size;
-	int64_t mtime_ns;	/* nanoseconds since the epoch */
+	int64_t mtime_ns;	/* nanoseconds since the epoch, saturated at
+				   the limits of int64_t */
 };
 
 /*

@@ -296,9 +296,14 @@ static bool filter_accepts(struct mx_batch *b, const char *path,
 		.dev = (uint64_t)st->st_dev,
 		.inode = (uint64_t)st->st_ino,
 		.size = (uint64_t)st->st_size,
-		.mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 +
-			    st->st_mtim.tv_nsec,
 	};
+
+	/* Saturates past the year 2262, where nanoseconds overflow. */
+	if (__builtin_mul_overflow((int64_t)st->st_mtim.tv_sec, 1000000000,
+				   &id.mtime_ns) ||
+	    __builtin_add_overflow(id.mtime_ns, st->st_mtim.tv_nsec,
+				   &id.mtime_ns))
+		id.mtime_ns = st->st_mtim.tv_sec < 0 ? INT64_MIN : INT64_MAX;
 
 	return b->filter(&id, b->filter_arg);
 }

@@ -215,7 +215,7 @@ static void walk_dir(struct walk *w, int dirfd, const char *name,
 	closedir(dir);
 }
 
-int walk_path(struct mx_batch *b, const char *path)
+static int walk_normalized(struct mx_batch *b, const char *path)
 {
 	struct walk w = { .b = b };
 	struct stat st;
@@ -245,4 +245,37 @@ int walk_path(struct mx_batch *b, const char *path)
 	if (!copy)
 		return -ENOMEM;
 	return batch_enqueue(b, copy, true, &st);
+}
+
+/*
+ * Copies path with repeated slashes folded and trailing ones dropped, so
+ * that "data", "data/" and "data//" name their files alike in records
+ * (and in an index keyed by path).
+ */
+static char *normalize(const char *path)
+{
+	size_t len = strlen(path), i, n = 0;
+	char *out = alloc_malloc(len + 1);
+
+	if (!out)
+		return NULL;
+	for (i = 0; i < len; i++)
+		if (path[i] != '/' || n == 0 || out[n - 1] != '/')
+			out[n++] = path[i];
+	while (n > 1 && out[n - 1] == '/')
+		n--;
+	out[n] = '\0';
+	return out;
+}
+
+int walk_path(struct mx_batch *b, const char *given)
+{
+	char *path = normalize(given);
+	int ret;
+
+	if (!path)
+		return -ENOMEM;
+	ret = walk_normalized(b, path);
+	alloc_free(path);
+	return ret;
 }

@@ -238,4 +238,79 @@ EOF
 check "CSV rows equal the JSON records" "$(sort "$work/json2.txt")" \
 	"$(sort "$work/csv.txt")"
 
+# --- regressions from attacks on the index.
+reg=$work/reg
+mkdir -p "$reg/d" "$reg/dé"
+echo a >"$reg/d/a"; echo b >"$reg/d/b"; echo c >"$reg/dé/c"; echo e >"$reg/dé/e"
+"$mx" -q -o "$reg/r.db" "$reg/d" "$reg/dé"
+"$mx" -q -o "$reg/r.db" --stats="$reg/r.db" "$reg/d" 2>"$work/err"
+check "--stats naming the index exit code" 2 $?
+check "--stats naming the index leaves it intact" 4 \
+	"$(q "$reg/r.db" "SELECT count(*) FROM files")"
+rm "$reg/dé/e"
+"$mx" -q -o "$reg/r.db" "$reg/dé"
+check "missing file under a non-ASCII root flagged" 1 \
+	"$(q "$reg/r.db" "SELECT missing FROM files WHERE path LIKE '%/e'")"
+"$mx" -q -o "$reg/r.db" "$reg/d//" "$reg/d/"
+check "one row per file whatever the slashes" 4 \
+	"$(q "$reg/r.db" "SELECT count(*) FROM files")"
+check "journal back to delete mode after a run" "delete|absent" \
+	"$(q "$reg/r.db" "PRAGMA journal_mode")|$([ -e "$reg/r.db-wal" ] && echo present || echo absent)"
+"$mx" -q -o "$reg/d/inside.db" "$reg/d"
+check "an index inside its tree does not index itself" 0 \
+	"$(q "$reg/d/inside.db" "SELECT count(*) FROM files WHERE path LIKE '%inside.db%'")"
+touch -d '2300-01-01' "$reg/d/a"
+"$mx" -q -o "$reg/r.db" "$reg/d" 2>"$work/err"
+"$mx" -q -o "$reg/r.db" --stats="$work/far.json" "$reg/d" 2>>"$work/err"
+check "mtime past 2262: no sanitizer report" "" \
+	"$(grep -i 'runtime error' "$work/err")"
+check "mtime past 2262: unchanged on rerun" 0 "$(stat_of "$work/far.json" files)"
+
+# A run killed with SIGKILL is marked interrupted by the next one.
+"$mx" -q --max-rate=1M -o "$reg/k.db" "$work/tree" &
+pid=$!
+sleep 0.5
+kill -9 "$pid"
+wait "$pid" 2>/dev/null
+"$mx" -q -o "$reg/k.db" "$reg/d"
+check "killed run marked interrupted" "interrupted|complete" \
+	"$(q "$reg/k.db" "SELECT group_concat(status, '|') FROM (SELECT status FROM runs ORDER BY id)")"
+
+# Stopping a --rescan run keeps the good rows of files it did not finish.
+cp "$work/ref.db" "$reg/rescan.db"
+"$mx" -q -j2 -d sha256,xxh128 --rescan --max-rate=8M -o "$reg/rescan.db" \
+	"$work/tree" &
+pid=$!
+sleep 1
+kill -TERM "$pid"
+wait "$pid"
+check "stopped --rescan keeps every digest" \
+	"$(q "$work/ref.db" "SELECT count(sha256) FROM files")" \
+	"$(q "$reg/rescan.db" "SELECT count(sha256) FROM files")"
+
+# --no-parse does not fail on parser failures recorded earlier.
+"$mx" -q -o "$work/inc.db" -d sha256 --no-parse "$inc"
+check "--no-parse ignores earlier parser failures" 0 $?
+
+# Merge carries what later runs of a shard changed, and checks its
+# arguments.
+mkdir -p "$reg/s"
+echo 1 >"$reg/s/a"; echo 2 >"$reg/s/b"
+"$mx" -q -o "$reg/s.db" "$reg/s"
+"$mx" merge "$reg/out.db" "$reg/s.db" 2>/dev/null
+rm "$reg/s/b"
+"$mx" -q -o "$reg/s.db" "$reg/s"
+"$mx" merge "$reg/out.db" "$reg/s.db" 2>/dev/null
+check "merge carries a later missing flag" 1 \
+	"$(q "$reg/out.db" "SELECT missing FROM files WHERE path LIKE '%/s/b'")"
+check "merge carries the later run's status" "complete|complete" \
+	"$(q "$reg/out.db" "SELECT group_concat(status, '|') FROM runs")"
+"$mx" merge -v "$reg/out.db" "$reg/s.db" 2>"$work/err"
+check "merge rejects options" 2 $?
+check "no file named like the option" absent \
+	"$([ -e -v ] && echo present || echo absent)"
+"$mx" merge "$reg/out.db" "$work/fix.jsonl" 2>"$work/err"
+check "merge of a JSON file exit code" 1 $?
+check "merge of a JSON file says why" 1 "$(grep -c 'fix.jsonl' "$work/err")"
+
 finish_checks

@@ -29,6 +29,7 @@
 #include <sqlite3.h>
 
 #include "index.h"
+#include "stop.h"
 #include "text.h"
 
 /* PRAGMA application_id of an index: "mxix". */
@@ -160,6 +161,10 @@ struct index {
 	sqlite3 *reader;		/* the walker's, for index_filter */
 	sqlite3_stmt *lookup;
 	unsigned lookups;		/* in the current read transaction */
+	bool had_files;			/* rows of files before this run */
+	struct {
+		uint64_t dev, inode;
+	} own[3];			/* the index and its WAL files */
 	int lock_fd;
 	int64_t run_id;
 	struct mx_batch *batch;
@@ -167,9 +172,11 @@ struct index {
 	/* Statements of the writer. */
 	sqlite3_stmt *upsert;
 	sqlite3_stmt *touch;
+	sqlite3_stmt *found_again;
 	sqlite3_stmt *del_streams, *del_objects, *del_tags;
 	sqlite3_stmt *ins_stream, *ins_object, *ins_tag;
 	sqlite3_stmt *put_record;
+	sqlite3_stmt *keep;
 
 	pthread_t writer;
 	bool writer_started;
@@ -211,11 +218,11 @@ unsigned index_extract_mask(const struct mx_config *cfg)
 	unsigned mask = cfg->content ? cfg->digests & MX_DIGEST_ALL : 0;
 
 	if (cfg->identify)
-		mask |= 1u << 8;
+		mask |= INDEX_EXTRACT_TYPE;
 	if (cfg->parse)
-		mask |= 1u << 9;
+		mask |= INDEX_EXTRACT_PARSE;
 	if (cfg->content)
-		mask |= 1u << 10;
+		mask |= INDEX_EXTRACT_CONTENT;
 	return mask;
 }
 
@@ -322,9 +329,21 @@ static int prepare_writer(struct index *ix)
 	rc = prepare_owned(db, upsert_sql(values, " RETURNING id"),
 			   &ix->upsert);
 	free(values);
+	/*
+	 * Unchanged files are noted in a temporary table rather than in
+	 * their rows: updating every row would rewrite the whole table on
+	 * each run. Only a row that was flagged missing changes.
+	 */
 	if (rc == SQLITE_OK)
-		rc = prepare(db, "UPDATE files SET seen_run = ?, missing = 0 "
-			     "WHERE id = ?", &ix->touch);
+		rc = exec(db, "CREATE TEMP TABLE IF NOT EXISTS seen "
+			  "(id INTEGER PRIMARY KEY)");
+	if (rc == SQLITE_OK)
+		rc = prepare(db, "INSERT OR IGNORE INTO temp.seen (id) "
+			     "VALUES (?)", &ix->touch);
+	if (rc == SQLITE_OK)
+		rc = prepare(db, "UPDATE files SET seen_run = ?, missing = 0, "
+			     "indexed_at = ? WHERE id = ? AND missing = 1",
+			     &ix->found_again);
 	if (rc == SQLITE_OK)
 		rc = prepare(db, "DELETE FROM streams WHERE file_id = ?",
 			     &ix->del_streams);
@@ -348,6 +367,9 @@ static int prepare_writer(struct index *ix)
 	if (rc == SQLITE_OK)
 		rc = prepare(db, "INSERT OR REPLACE INTO records (file_id, json) "
 			     "VALUES (?, ?)", &ix->put_record);
+	if (rc == SQLITE_OK)
+		rc = prepare(db, "UPDATE files SET seen_run = ?1, missing = 0 "
+			     "WHERE coalesce(path_raw, path) = ?2", &ix->keep);
 	return rc;
 }
 
@@ -411,6 +433,7 @@ static int64_t parse_time_ns(const char *s)
 	struct tm tm = { 0 };
 	unsigned long nsec = 0;
 	const char *frac;
+	int64_t secs, ns;
 	int n = 0;
 
 	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year,
@@ -429,7 +452,12 @@ static int64_t parse_time_ns(const char *s)
 		for (; digits < 9; digits++)
 			nsec *= 10;
 	}
-	return (int64_t)timegm(&tm) * 1000000000 + (int64_t)nsec;
+	/* Saturates as the walker does (mx_file_id), past the year 2262. */
+	secs = (int64_t)timegm(&tm);
+	if (__builtin_mul_overflow(secs, 1000000000, &ns) ||
+	    __builtin_add_overflow(ns, (int64_t)nsec, &ns))
+		ns = secs < 0 ? INT64_MIN : INT64_MAX;
+	return ns;
 }
 
 static int bind_path(sqlite3_stmt *st, int text_col, int raw_col,
@@ -679,12 +707,44 @@ static int put_record(struct index *ix, int64_t file_id,
 	return step_done(ix->put_record);
 }
 
+/*
+ * Keeps the row of a file whose read a stop cut short, when it has one:
+ * the old row is still the best one known, and the next run reads the
+ * file again if the row is not current. Returns true when a row was
+ * kept, so the cancelled record is not written.
+ */
+static bool keep_row_of_cancelled(struct index *ix, const struct mx_record *rec)
+{
+	const struct mx_value *root = mx_record_root(rec);
+	const char *err = mx_value_string(mx_value_get(root, "/error/errno"),
+					  NULL);
+	const char *path;
+	size_t len;
+	int rc;
+
+	if (!err || strcmp(err, "ECANCELED") != 0)
+		return false;
+	path = mx_value_string(mx_value_get(root, "/path"), &len);
+	if (!path)
+		return false;
+	if (text_utf8_valid(path, len))
+		sqlite3_bind_text(ix->keep, 2, path, (int)len, SQLITE_STATIC);
+	else
+		sqlite3_bind_blob(ix->keep, 2, path, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(ix->keep, 1, ix->run_id);
+	rc = step_done(ix->keep);
+	return rc == SQLITE_OK && sqlite3_changes(ix->db) > 0;
+}
+
 static int write_record(struct index *ix, const struct mx_record *rec)
 {
 	const struct mx_value *root = mx_record_root(rec);
 	int64_t file_id;
-	int rc = bind_file_row(ix, rec);
+	int rc;
 
+	if (keep_row_of_cancelled(ix, rec))
+		return SQLITE_OK;
+	rc = bind_file_row(ix, rec);
 	if (rc != SQLITE_OK) {
 		sqlite3_reset(ix->upsert);
 		sqlite3_clear_bindings(ix->upsert);
@@ -716,9 +776,14 @@ static int write_item(struct index *ix, struct item *it)
 
 	if (it->rec)
 		return write_record(ix, it->rec);
-	sqlite3_bind_int64(ix->touch, 1, ix->run_id);
-	sqlite3_bind_int64(ix->touch, 2, it->file_id);
+	sqlite3_bind_int64(ix->touch, 1, it->file_id);
 	rc = step_done(ix->touch);
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(ix->found_again, 1, ix->run_id);
+		sqlite3_bind_double(ix->found_again, 2, unix_now());
+		sqlite3_bind_int64(ix->found_again, 3, it->file_id);
+		rc = step_done(ix->found_again);
+	}
 	if (rc == SQLITE_OK)
 		ix->rows_touched++;
 	return rc;
@@ -853,7 +918,10 @@ bool index_filter(const struct mx_file_id *id, void *arg)
 	int64_t file_id = 0;
 	int rc;
 
-	if (ix->opt.rescan || ix->error)
+	for (size_t i = 0; i < 3; i++)
+		if (ix->own[i].inode == id->inode && ix->own[i].dev == id->dev)
+			return false;
+	if (ix->opt.rescan || ix->error || !ix->had_files)
 		return true;
 	/* Rows this run writes are never looked up, so an older snapshot
 	   serves as well as the newest. */
@@ -874,7 +942,10 @@ bool index_filter(const struct mx_file_id *id, void *arg)
 		unsigned mask = (unsigned)sqlite3_column_int64(st, 4);
 
 		file_id = sqlite3_column_int64(st, 0);
-		failed = status && strcmp(status, "ok") != 0;
+		/* A parser's failure matters only to runs that parse. */
+		failed = status && strcmp(status, "ok") != 0 &&
+			 !(stage && strcmp(stage, "parse") == 0 &&
+			   !(ix->opt.extract_mask & INDEX_EXTRACT_PARSE));
 		current = (uint64_t)sqlite3_column_int64(st, 1) == id->size &&
 			  sqlite3_column_int64(st, 2) == id->mtime_ns &&
 			  (uint64_t)sqlite3_column_int64(st, 3) == id->inode &&
@@ -971,20 +1042,14 @@ static int check_schema(sqlite3 *db, const char *file, bool create)
 	return 0;
 }
 
-/*
- * Opens path for writing in WAL mode, creating it when missing. Prints
- * its errors.
- */
+/* Opens path for writing, creating it when missing. Prints its errors. */
 static int open_db(const char *path, sqlite3 **out)
 {
 	sqlite3 *db = NULL;
-	sqlite3_stmt *st;
-	bool wal = false;
 	int rc;
 
 	rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE |
-			     SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-			     SQLITE_OPEN_URI, NULL);
+			     SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
 	if (rc != SQLITE_OK) {
 		fprintf(stderr, "metaextract: cannot open index '%s': %s\n",
 			path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
@@ -992,6 +1057,19 @@ static int open_db(const char *path, sqlite3 **out)
 		return -EIO;
 	}
 	sqlite3_busy_timeout(db, 10000);
+	*out = db;
+	return 0;
+}
+
+/*
+ * Switches a checked index to WAL mode for the run, so the walker's
+ * lookups read while the writer commits. Prints its errors.
+ */
+static int use_wal(sqlite3 *db, const char *path)
+{
+	sqlite3_stmt *st;
+	bool wal = false;
+
 	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &st,
 			       NULL) == SQLITE_OK) {
 		if (sqlite3_step(st) == SQLITE_ROW)
@@ -1000,14 +1078,13 @@ static int open_db(const char *path, sqlite3 **out)
 		sqlite3_finalize(st);
 	}
 	if (!wal) {
-		fprintf(stderr, "metaextract: cannot use '%s' as an index: %s "
-			"(it must be an SQLite database in WAL mode, on a "
-			"local file system)\n", path, sqlite3_errmsg(db));
-		sqlite3_close(db);
+		fprintf(stderr, "metaextract: cannot switch index '%s' to WAL "
+			"mode: %s; the index needs a local file system and "
+			"write access to its directory\n", path,
+			sqlite3_errmsg(db));
 		return -EINVAL;
 	}
 	exec(db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON");
-	*out = db;
 	return 0;
 }
 
@@ -1092,6 +1169,46 @@ static int open_reader(struct index *ix)
 	return 0;
 }
 
+/*
+ * Marks runs left "running" as "interrupted": the lock shows that no run
+ * holds the index, so they were killed. Also notes whether the index has
+ * rows of files at all; a new one needs no lookups.
+ */
+static int close_stale_runs(struct index *ix)
+{
+	if (exec(ix->db, "UPDATE runs SET status = 'interrupted' WHERE "
+		 "status = 'running'") != SQLITE_OK) {
+		fprintf(stderr, "metaextract: cannot update index '%s': %s\n",
+			ix->opt.path, sqlite3_errmsg(ix->db));
+		return -EIO;
+	}
+	ix->had_files = pragma_int(ix->db, "SELECT EXISTS (SELECT 1 FROM "
+				   "files)") == 1;
+	return 0;
+}
+
+/*
+ * Notes the index's own files (the database, its WAL and shared memory),
+ * so that an index inside the tree it indexes does not read itself.
+ */
+static void note_own_files(struct index *ix)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm" };
+	size_t i, len = strlen(ix->opt.path);
+	char *name = malloc(len + 5);
+
+	for (i = 0; name && i < 3; i++) {
+		struct stat st;
+
+		snprintf(name, len + 5, "%s%s", ix->opt.path, suffixes[i]);
+		if (stat(name, &st) == 0) {
+			ix->own[i].dev = (uint64_t)st.st_dev;
+			ix->own[i].inode = (uint64_t)st.st_ino;
+		}
+	}
+	free(name);
+}
+
 int index_open(const struct index_options *o, struct index **out)
 {
 	struct index *ix;
@@ -1114,6 +1231,10 @@ int index_open(const struct index_options *o, struct index **out)
 		ret = lock_index(ix);
 	if (ret == 0)
 		ret = check_schema(ix->db, o->path, true);
+	if (ret == 0)
+		ret = use_wal(ix->db, o->path);
+	if (ret == 0)
+		ret = close_stale_runs(ix);
 	if (ret == 0 && prepare_writer(ix) != SQLITE_OK) {
 		fprintf(stderr, "metaextract: cannot prepare statements for "
 			"'%s': %s\n", o->path, sqlite3_errmsg(ix->db));
@@ -1123,6 +1244,8 @@ int index_open(const struct index_options *o, struct index **out)
 		ret = start_run(ix);
 	if (ret == 0)
 		ret = open_reader(ix);
+	if (ret == 0)
+		note_own_files(ix);
 	if (ret == 0) {
 		ret = -pthread_create(&ix->writer, NULL, writer_main, ix);
 		ix->writer_started = ret == 0;
@@ -1153,6 +1276,18 @@ static void stop_writer(struct index *ix)
 }
 
 /*
+ * SQL conditions on a row of files: below the prefix ?3 of ?2 bytes, and
+ * below a directory this run failed to read. substr() counts characters
+ * in text but bytes in a blob, hence the casts.
+ */
+#define NOT_SEEN "id NOT IN (SELECT id FROM temp.seen)"
+#define UNDER_ROOT "substr(CAST(path AS BLOB), 1, ?2) = CAST(?3 AS BLOB)"
+#define UNDER_WALK_ERROR \
+	"EXISTS (SELECT 1 FROM temp.walk_errors e WHERE " \
+	"substr(CAST(files.path AS BLOB), 1, length(CAST(e.path AS BLOB)) " \
+	"+ 1) = CAST(e.path || '/' AS BLOB))"
+
+/*
  * Flags (or deletes) rows under the directory root that this run did not
  * see. Files below a directory that failed to open or read are kept as
  * they are, since the walk could not look for them.
@@ -1164,28 +1299,31 @@ static int mark_missing(struct index *ix, const char *root)
 	sqlite3_stmt *st;
 	int rc;
 
-	while (len > 1 && root[len - 1] == '/')
-		len--;
 	prefix = malloc(len + 2);
 	if (!prefix)
 		return SQLITE_NOMEM;
-	memcpy(prefix, root, len);
-	if (prefix[len - 1] != '/')
+	/* Folded as the walker folds the paths it names (walk.c). */
+	len = 0;
+	for (size_t i = 0; root[i]; i++)
+		if (root[i] != '/' || len == 0 || prefix[len - 1] != '/')
+			prefix[len++] = root[i];
+	if (len == 0 || prefix[len - 1] != '/')
 		prefix[len++] = '/';
 	prefix[len] = '\0';
 	rc = sqlite3_prepare_v2(ix->db, ix->opt.prune_missing ?
-		"DELETE FROM files WHERE seen_run < ?1 AND "
-		"substr(path, 1, ?2) = ?3 AND NOT EXISTS (SELECT 1 FROM "
-		"temp.walk_errors e WHERE substr(files.path, 1, "
-		"length(e.path) + 1) = e.path || '/')" :
-		"UPDATE files SET missing = 1 WHERE missing = 0 AND "
-		"seen_run < ?1 AND substr(path, 1, ?2) = ?3 AND NOT EXISTS "
-		"(SELECT 1 FROM temp.walk_errors e WHERE substr(files.path, 1, "
-		"length(e.path) + 1) = e.path || '/')", -1, &st, NULL);
+		"DELETE FROM files WHERE seen_run < ?1 AND " NOT_SEEN " AND "
+		UNDER_ROOT
+		" AND NOT " UNDER_WALK_ERROR :
+		"UPDATE files SET missing = 1, indexed_at = ?4 WHERE "
+		"missing = 0 AND seen_run < ?1 AND " NOT_SEEN " AND "
+		UNDER_ROOT " AND NOT "
+		UNDER_WALK_ERROR, -1, &st, NULL);
 	if (rc == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, ix->run_id);
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)len);
-		bind_utf8(st, 3, prefix, len);
+		sqlite3_bind_text(st, 3, prefix, (int)len, SQLITE_STATIC);
+		if (!ix->opt.prune_missing)
+			sqlite3_bind_double(st, 4, unix_now());
 		rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
 		ix->rows_missing += (uint64_t)sqlite3_changes(ix->db);
 		sqlite3_finalize(st);
@@ -1287,8 +1425,9 @@ int index_finish(struct index *ix, const struct mx_summary *sum,
 		(uint64_t)ix->unchanged_failed, ix->rows_missing,
 		ix->opt.prune_missing ?
 		"rows of missing files deleted" : "files flagged missing",
-		complete ? "" : "; rerun the same command to continue where "
-		"this run stopped");
+		complete ? "" : ix->opt.rescan ? "; rerun without --rescan to "
+		"read only the files whose rows are not current" :
+		"; rerun the same command to continue where this run stopped");
 	return 0;
 }
 
@@ -1306,14 +1445,21 @@ void index_close(struct index *ix)
 	stop_writer(ix);
 	if (ix->reader)
 		exec(ix->reader, "COMMIT");
-	sqlite3_stmt *stmts[] = { ix->upsert, ix->touch, ix->del_streams,
+	sqlite3_stmt *stmts[] = { ix->upsert, ix->touch, ix->found_again,
+				  ix->del_streams,
 				  ix->del_objects, ix->del_tags,
 				  ix->ins_stream, ix->ins_object, ix->ins_tag,
-				  ix->put_record, ix->lookup };
+				  ix->put_record, ix->keep, ix->lookup };
 
 	for (i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
 		sqlite3_finalize(stmts[i]);
 	sqlite3_close(ix->reader);
+	/*
+	 * Back to a rollback journal between runs: one self-contained file
+	 * that accounts without write access to its directory can query.
+	 */
+	if (ix->run_id)
+		exec(ix->db, "PRAGMA journal_mode = DELETE");
 	sqlite3_close(ix->db);
 	if (ix->lock_fd >= 0)
 		close(ix->lock_fd);
@@ -1411,6 +1557,8 @@ static int merge_one(sqlite3 *db, const char *in, uint64_t *copied)
 		sqlite3_finalize(st);
 	}
 	if (rc != SQLITE_OK) {
+		fprintf(stderr, "metaextract: merge: cannot open '%s' as an "
+			"SQLite database: %s\n", in, sqlite3_errmsg(db));
 		free(source);
 		return rc;
 	}
@@ -1426,14 +1574,23 @@ static int merge_one(sqlite3 *db, const char *in, uint64_t *copied)
 		return SQLITE_MISMATCH;
 	}
 	rc = exec(db, "BEGIN IMMEDIATE; "
-		  "INSERT OR IGNORE INTO main.runs (uuid, status, started_at, "
+		  "INSERT INTO main.runs (uuid, status, started_at, "
 		  "ended_at, host, cwd, argv, options, version, libraries, "
 		  "files, files_ok, files_failed, files_skipped, "
 		  "files_unchanged, files_missing, bytes_read, seconds) "
 		  "SELECT uuid, status, started_at, ended_at, host, cwd, argv, "
 		  "options, version, libraries, files, files_ok, files_failed, "
 		  "files_skipped, files_unchanged, files_missing, bytes_read, "
-		  "seconds FROM src.runs; "
+		  "seconds FROM src.runs WHERE true ON CONFLICT (uuid) DO "
+		  "UPDATE SET status = excluded.status, "
+		  "ended_at = excluded.ended_at, files = excluded.files, "
+		  "files_ok = excluded.files_ok, "
+		  "files_failed = excluded.files_failed, "
+		  "files_skipped = excluded.files_skipped, "
+		  "files_unchanged = excluded.files_unchanged, "
+		  "files_missing = excluded.files_missing, "
+		  "bytes_read = excluded.bytes_read, "
+		  "seconds = excluded.seconds; "
 		  "DROP TABLE IF EXISTS temp.runmap; "
 		  "CREATE TEMP TABLE runmap AS SELECT s.id AS old_id, "
 		  "m.id AS new_id FROM src.runs s JOIN main.runs m "
@@ -1482,8 +1639,13 @@ static const char merge_usage[] =
 "indexes hold the same path, the row indexed last wins. Each input is\n"
 "merged in one transaction, and merging an input again changes nothing.\n"
 "\n"
+"Rows deleted from an input with --prune-missing stay in OUT; flag\n"
+"missing files instead when indexes are merged later.\n"
+"\n"
 "Exit status: 0 when every input was merged, 1 when some could not be\n"
-"(the others are merged), 2 for invalid arguments or an unusable OUT.\n";
+"(the others are merged), 2 for invalid arguments or an unusable OUT,\n"
+"128 plus the signal number after SIGINT, SIGTERM, SIGHUP or SIGUSR1,\n"
+"which stop the merge after the input being merged.\n";
 
 int index_merge_main(int argc, char **argv)
 {
@@ -1492,10 +1654,19 @@ int index_merge_main(int argc, char **argv)
 	uint64_t copied;
 	int i, failed = 0;
 
-	if (argc > 1 && (strcmp(argv[1], "-h") == 0 ||
-			 strcmp(argv[1], "--help") == 0)) {
-		fputs(merge_usage, stdout);
-		return 0;
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0) {
+			fputs(merge_usage, stdout);
+			return 0;
+		}
+		if (argv[i][0] == '-') {
+			fprintf(stderr, "metaextract: merge: invalid option "
+				"'%s'; name files that start with '-' as "
+				"./%s\nTry 'metaextract merge --help' for more "
+				"information.\n", argv[i], argv[i]);
+			return 2;
+		}
 	}
 	if (argc < 3) {
 		fputs("metaextract: merge needs OUT.db and at least one "
@@ -1507,13 +1678,14 @@ int index_merge_main(int argc, char **argv)
 	if (open_db(argv[1], &ix.db) < 0)
 		return 2;
 	if (lock_index(&ix) < 0 || check_schema(ix.db, argv[1], true) < 0 ||
-	    fstat(ix.lock_fd, &out_st) < 0) {
+	    use_wal(ix.db, argv[1]) < 0 || fstat(ix.lock_fd, &out_st) < 0) {
 		sqlite3_close(ix.db);
 		if (ix.lock_fd >= 0)
 			close(ix.lock_fd);
 		return 2;
 	}
-	for (i = 2; i < argc; i++) {
+	stop_describe("the input being merged");
+	for (i = 2; i < argc && !stop_signal(); i++) {
 		struct stat in_st;
 
 		copied = 0;
@@ -1537,7 +1709,10 @@ int index_merge_main(int argc, char **argv)
 		fprintf(stderr, "metaextract: merged '%s': %" PRIu64
 			" rows copied\n", argv[i], copied);
 	}
+	exec(ix.db, "PRAGMA journal_mode = DELETE");
 	sqlite3_close(ix.db);
 	close(ix.lock_fd);
+	if (stop_signal())
+		return 128 + stop_signal();
 	return failed ? 1 : 0;
 }

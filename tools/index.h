@@ -33,6 +33,10 @@ struct index_options {
  */
 unsigned index_extract_mask(const struct mx_config *cfg);
 
+#define INDEX_EXTRACT_TYPE (1u << 8)
+#define INDEX_EXTRACT_PARSE (1u << 9)
+#define INDEX_EXTRACT_CONTENT (1u << 10)
+
 /*
  * Opens or creates the index at o->path, locks it against other runs,
  * records the start of a run and starts the writer thread. Prints its

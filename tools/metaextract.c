@@ -455,28 +455,69 @@ static void print_summary(const struct mx_summary *s)
 			s->cpu_system_seconds);
 }
 
+/* True when path names the index or one of its WAL files. */
+static bool names_index_file(const char *path, const struct stat *st,
+			     const char *index)
+{
+	static const char *const suffixes[] = { "", "-wal", "-shm",
+						"-journal" };
+	size_t i, len = strlen(index);
+	char *name = malloc(len + 9);
+	bool same = false;
+
+	for (i = 0; name && i < 4 && !same; i++) {
+		struct stat other;
+
+		snprintf(name, len + 9, "%s%s", index, suffixes[i]);
+		same = strcmp(path, name) == 0 ||
+		       (stat(name, &other) == 0 && other.st_dev == st->st_dev &&
+			other.st_ino == st->st_ino);
+	}
+	free(name);
+	return same;
+}
+
 /*
  * Opens the --stats file before the run, so that a bad path fails at once
- * instead of after hours of work, and rejects the file records go to.
+ * instead of after hours of work, and rejects the file records go to. It
+ * truncates only after that check, so a mistaken --stats destroys
+ * nothing.
  */
 static FILE *open_stats(const char *path, const struct output *out)
 {
 	struct stat st_stats, st_out;
-	FILE *f = fopen(path, "we");
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+	bool clash = false;
+	FILE *f;
 
-	if (!f) {
+	if (fd < 0 || fstat(fd, &st_stats) < 0) {
 		fprintf(stderr, "metaextract: cannot create --stats file "
 			"'%s': %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return NULL;
 	}
-	if (fstat(fileno(f), &st_stats) == 0 && fstat(out->fd, &st_out) == 0 &&
-	    S_ISREG(st_stats.st_mode) && st_stats.st_dev == st_out.st_dev &&
-	    st_stats.st_ino == st_out.st_ino) {
+	if (out->index)
+		clash = names_index_file(path, &st_stats, out->name);
+	else if (out->fd >= 0 && fstat(out->fd, &st_out) == 0)
+		clash = S_ISREG(st_stats.st_mode) &&
+			st_stats.st_dev == st_out.st_dev &&
+			st_stats.st_ino == st_out.st_ino;
+	if (clash) {
 		fprintf(stderr, "metaextract: --stats '%s' is the file the "
 			"records go to; give another path\n", path);
-		fclose(f);
+		close(fd);
 		return NULL;
 	}
+	if (S_ISREG(st_stats.st_mode) && ftruncate(fd, 0) < 0) {
+		fprintf(stderr, "metaextract: cannot truncate --stats file "
+			"'%s': %s\n", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	f = fdopen(fd, "w");
+	if (!f)
+		close(fd);
 	return f;
 }
 

@@ -11,6 +11,7 @@ static pthread_t main_thread;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mx_batch *current;	/* under lock */
 static atomic_int received;
+static const char *finishing = "the files in flight";
 
 /* Interrupts a blocking read in the main thread; does nothing itself. */
 static void on_wake(int sig)
@@ -26,8 +27,8 @@ static void *wait_for_signals(void *arg)
 	if (sigwait(&stop_set, &sig) != 0)
 		return NULL;
 	/* The message first: main() may return once received is set. */
-	fprintf(stderr, "metaextract: %s: stopping after the files in "
-		"flight; send it again to stop at once\n", strsignal(sig));
+	fprintf(stderr, "metaextract: %s: stopping after %s; send it again "
+		"to stop at once\n", strsignal(sig), finishing);
 	atomic_store(&received, sig);
 	pthread_mutex_lock(&lock);
 	if (current)
@@ -75,4 +76,9 @@ void stop_set_batch(struct mx_batch *b)
 int stop_signal(void)
 {
 	return atomic_load(&received);
+}
+
+void stop_describe(const char *what)
+{
+	finishing = what;
 }

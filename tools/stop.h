@@ -19,6 +19,12 @@ void stop_watch(void);
 /* Sets the batch a stop signal cancels; NULL between batches. */
 void stop_set_batch(struct mx_batch *b);
 
+/*
+ * Sets what the message on the first signal says the stop waits for
+ * ("the files in flight" by default). Call before the signal can come.
+ */
+void stop_describe(const char *what);
+
 /* The first stop signal received, or 0. */
 int stop_signal(void);
 
