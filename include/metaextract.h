@@ -90,6 +90,22 @@ struct mx_config {
 	enum mx_io io;
 	bool drop_cache;		/* drop pages from the page cache once
 					   they are consumed */
+
+	/*
+	 * Parser isolation: with isolate_parsers, each loop runs format
+	 * parsers in a sandboxed worker process (the metaextract-parser
+	 * program), so a crash, hang or memory blow-up costs one file.
+	 * parser_helper is its path; NULL takes $MX_PARSER_HELPER, else the
+	 * installed one. Where it cannot run, parsers run in the loops.
+	 */
+	bool isolate_parsers;
+	const char *parser_helper;
+	double parse_timeout;		/* seconds per parse; 0: none */
+	double parse_stall_timeout;	/* seconds without a parser read;
+					   0: none */
+	uint64_t parser_memory;		/* bytes of data per worker
+					   (RLIMIT_DATA); 0: no limit */
+	unsigned parser_recycle;	/* files per worker before a new one */
 };
 
 /* Fills *cfg with the documented defaults. */
@@ -329,6 +345,12 @@ MX_API void mx_set_log(mx_log_fn fn, void *arg, enum mx_log_level level);
  * crashed a format library: it only reads a thread-local pointer.
  */
 MX_API const char *mx_parsing_path(void);
+
+/*
+ * Entry point of the metaextract-parser program, which the library starts
+ * for parser isolation; not for other callers.
+ */
+MX_API int mx_parser_worker_main(int argc, char **argv);
 
 /* Versions of the libraries in use, as one JSON object. */
 MX_API const char *mx_library_versions(void);

@@ -18,6 +18,7 @@
 #include "alloc.h"
 #include "engine.h"
 #include "fmt.h"
+#include "isolate.h"
 #include "log.h"
 #include "loop.h"
 #include "sniff.h"
@@ -41,6 +42,11 @@ void mx_config_init(struct mx_config *cfg)
 	cfg->parse = true;
 	cfg->max_objects = 10000;
 	cfg->max_tags = 256;
+	cfg->isolate_parsers = true;
+	cfg->parse_timeout = 300;
+	cfg->parse_stall_timeout = 60;
+	cfg->parser_memory = 2ull << 30;
+	cfg->parser_recycle = 1000;
 }
 
 static int check_config(const struct mx_config *cfg)
@@ -58,6 +64,9 @@ static int check_config(const struct mx_config *cfg)
 		return -EINVAL;
 	if (cfg->io != MX_IO_AUTO && cfg->io != MX_IO_URING &&
 	    cfg->io != MX_IO_POOL)
+		return -EINVAL;
+	if (!(cfg->parse_timeout >= 0) || !(cfg->parse_stall_timeout >= 0) ||
+	    cfg->parser_recycle < 1)
 		return -EINVAL;
 	return 0;
 }
@@ -433,6 +442,7 @@ int mx_batch_new(const struct mx_config *cfg, mx_record_fn fn, void *arg,
 	if (!b->register_buffers)
 		b->sum.registered_buffers = false;
 	raise_nofile();
+	isolate_setup(b);
 	ret = start_loops(b);
 	if (ret < 0) {
 		stop_loops(b);

@@ -12,11 +12,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "alloc.h"
+#include "fault.h"
 #include "log.h"
 #include "loop.h"
 
@@ -127,6 +129,31 @@ const char *mx_parsing_path(void)
 	return parsing_path;
 }
 
+/* Adds how an isolated parse ended to the record's error object. */
+static void put_outcome(struct file *f, const struct parse_result *res,
+			int ret)
+{
+	static const char *const names[] = {
+		[PARSE_CRASHED] = "crash",
+		[PARSE_TIMED_OUT] = "timeout",
+		[PARSE_UNAVAILABLE] = "unavailable",
+	};
+	struct arena *a = &f->rec->arena;
+	struct mx_value *e = val_find(f->rec->root, "error");
+
+	if (!e)
+		return;
+	if (res->outcome == PARSE_RETURNED) {
+		if (ret == -ENOMEM)
+			val_put_cstring(a, e, "parser_outcome", "memory");
+		return;
+	}
+	val_put_cstring(a, e, "parser_outcome", names[res->outcome]);
+	if (res->signal)
+		val_put(a, e, "signal", val_cstring(a, arena_printf(a, "SIG%s",
+			sigabbrev_np(res->signal))));
+}
+
 static void run_parser(struct loop *l, struct file *f)
 {
 	struct arena *a = &f->rec->arena;
@@ -138,13 +165,19 @@ static void run_parser(struct loop *l, struct file *f)
 		.out = val_object(a),
 		.warnings = val_array(a),
 	};
+	struct parse_result res = { .outcome = PARSE_RETURNED };
 	const char *reason;
 	int ret;
 
-	parsing_path = f->task.path;
-	ret = f->fmt->parse(&ctx);
-	parsing_path = NULL;
-	reason = ctx.message[0] ? ctx.message : strerror(-ret);
+	if (l->batch->isolate) {
+		ret = isolate_parse(l, f, &ctx, &res);
+	} else {
+		parsing_path = f->task.path;
+		ret = f->fmt->parse(&ctx);
+		parsing_path = NULL;
+	}
+	reason = res.detail[0] ? res.detail :
+		 ctx.message[0] ? ctx.message : strerror(-ret);
 
 	if (mx_value_count(ctx.out) || ret == 0)
 		val_put(a, f->rec->root, f->fmt->name, ctx.out);
@@ -153,12 +186,14 @@ static void run_parser(struct loop *l, struct file *f)
 	 * calling random bytes "audio/x-syx". A parser that then finds no
 	 * format it handles leaves a warning, not a failed file.
 	 */
-	if (ret == -EOPNOTSUPP)
+	if (ret == -EOPNOTSUPP) {
 		val_push(a, ctx.warnings, val_cstring(a, arena_printf(a,
 			 "%s parser: %s", f->fmt->name, reason)));
-	else if (ret < 0)
-		record_fail(f->rec, STAGE_PARSE, ret, "%s parser: %s",
-			    f->fmt->name, reason);
+	} else if (ret < 0) {
+		record_fail(f->rec, STAGE_PARSE, ret == -ECHILD ? 0 : ret,
+			    "%s parser: %s", f->fmt->name, reason);
+		put_outcome(f, &res, ret);
+	}
 	if (mx_value_count(ctx.warnings))
 		val_put(a, f->rec->root, "warnings", ctx.warnings);
 }
@@ -517,6 +552,7 @@ static void on_read(struct loop *l, struct chunk *c, int res)
 {
 	struct file *f = c->file;
 
+	res = fault_read(res);
 	l->reads_inflight--;
 	l->report.reads++;
 	f->content_reads++;

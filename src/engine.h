@@ -59,6 +59,8 @@ struct mx_batch {
 					   record instead of calling fn */
 	mx_filter_fn filter;
 	void *filter_arg;
+	bool isolate;			/* parsers run in worker processes */
+	char parser_helper[4096];	/* their program */
 	struct task_queue queue;
 	struct rate_limit rate;
 	atomic_bool cancelled;		/* set by mx_batch_cancel() */

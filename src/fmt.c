@@ -5,6 +5,9 @@
 #include "fmt.h"
 
 const struct fmt_ops *const fmt_backends[] = {
+#ifdef MX_TESTING
+	&fmt_test_ops,	/* files that start with "MXTEST:" only */
+#endif
 #ifdef MX_HAVE_HDF5
 	&fmt_hdf5_ops,	/* first: libavformat guesses MP3 for HDF5 files
 			   that start with a user block */

@@ -57,6 +57,7 @@ struct fmt_ops {
 
 extern const struct fmt_ops fmt_hdf5_ops;
 extern const struct fmt_ops fmt_av_ops;
+extern const struct fmt_ops fmt_test_ops;
 
 /* The backends built in, in probe order, ending with NULL. */
 extern const struct fmt_ops *const fmt_backends[];

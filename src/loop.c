@@ -164,6 +164,7 @@ static int setup(struct loop *l, char *msg, size_t msg_len)
 
 static void teardown(struct loop *l)
 {
+	isolate_stop(&l->worker);
 	const struct mx_config *cfg = &l->batch->cfg;
 	unsigned i;
 

@@ -15,6 +15,7 @@
 #include "digest.h"
 #include "engine.h"
 #include "fmt.h"
+#include "isolate.h"
 #include "ring.h"
 #include "sniff.h"
 
@@ -92,11 +93,25 @@ struct file {
 	struct file *next_free;
 };
 
+/*
+ * What a parser reads from: a file of a loop, read through the loop's
+ * parser ring, or, in a parser worker (loop NULL), a descriptor read with
+ * pread.
+ */
 struct source {
 	struct loop *loop;
 	struct file *file;
 	uint64_t cache_offset;
-	uint32_t cache_len;		/* valid bytes in loop->parser_cache */
+	uint32_t cache_len;		/* valid bytes in the cache */
+
+	/* Parser worker only. */
+	int fd;
+	uint64_t size;
+	const char *path;
+	unsigned char *cache;		/* PARSER_CACHE bytes */
+	uint64_t bytes;
+	unsigned reads;
+	struct worker_shared *shared;	/* counters the loop watches */
 };
 
 struct loop {
@@ -117,6 +132,7 @@ struct loop {
 	unsigned files_used;
 	unsigned ops_inflight;		/* submitted, completion not reaped */
 	struct sniff *sniff;
+	struct parser_worker worker;	/* when the batch isolates parsers */
 
 	/* Statistics. */
 	struct loop_report report;

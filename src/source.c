@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "loop.h"
 
@@ -31,17 +32,60 @@ static int parser_read_once(struct loop *l, int fd, void *buf, unsigned len,
 	return -EAGAIN;
 }
 
+/* One read of a worker's source, retried on EINTR and EAGAIN. */
+static ssize_t worker_read_once(struct source *src, void *buf, size_t len,
+				uint64_t offset)
+{
+	unsigned attempt;
+	ssize_t n = -EAGAIN;
+
+	for (attempt = 0; attempt < READ_ATTEMPTS_MAX; attempt++) {
+		n = pread(src->fd, buf, len, (off_t)offset);
+		if (n >= 0)
+			break;
+		n = -errno;
+		if (n != -EINTR && n != -EAGAIN)
+			break;
+	}
+	if (n > 0 && src->shared) {
+		atomic_fetch_add_explicit(&src->shared->reads, 1,
+					  memory_order_relaxed);
+		atomic_fetch_add_explicit(&src->shared->bytes, (uint64_t)n,
+					  memory_order_relaxed);
+	}
+	return n;
+}
+
+/* Reads into buf, or into the cache when index is 0. */
+static ssize_t read_block(struct source *src, void *buf, unsigned len,
+			  uint64_t offset, int index)
+{
+	if (!src->loop)
+		return worker_read_once(src, buf, len, offset);
+	return parser_read_once(src->loop, src->file->fd, buf, len, offset,
+				index);
+}
+
+static bool source_direct(const struct source *src)
+{
+	return src->loop && src->file->direct;
+}
+
 ssize_t source_read(struct source *src, void *buf, size_t len,
 		    uint64_t offset)
 {
-	struct file *f = src->file;
-	struct loop *l = src->loop;
+	unsigned char *cache = src->loop ? src->loop->parser_cache : src->cache;
+	const uint64_t size = source_size(src);
 	unsigned char *out = buf;
 	size_t done = 0;
 
-	while (done < len && offset < f->size) {
+	/* Any call shows the parser is alive, even one the cache serves. */
+	if (src->shared)
+		atomic_fetch_add_explicit(&src->shared->calls, 1,
+					  memory_order_relaxed);
+	while (done < len && offset < size) {
 		uint64_t want = len - done;
-		int ret;
+		ssize_t ret;
 
 		if (offset >= src->cache_offset &&
 		    offset < src->cache_offset + src->cache_len) {
@@ -50,38 +94,43 @@ ssize_t source_read(struct source *src, void *buf, size_t len,
 
 			if (n > want)
 				n = want;
-			memcpy(out + done, l->parser_cache + skip, n);
+			memcpy(out + done, cache + skip, n);
 			done += n;
 			offset += n;
 			continue;
 		}
-		if (want > f->size - offset)
-			want = f->size - offset;
-		if (want >= PARSER_CACHE && !f->direct) {
+		if (want > size - offset)
+			want = size - offset;
+		if (want >= PARSER_CACHE && !source_direct(src)) {
 			/*
 			 * Large reads bypass the cache, straight into buf;
 			 * with O_DIRECT buf may be unaligned, so they may not.
 			 */
 			if (want > 1u << 30)
 				want = 1u << 30;
-			ret = parser_read_once(l, f->fd, out + done,
-					       (unsigned)want, offset, -1);
+			ret = read_block(src, out + done, (unsigned)want, offset,
+					 -1);
 		} else {
 			src->cache_offset = offset & ~(uint64_t)4095;
 			src->cache_len = 0;
-			ret = parser_read_once(l, f->fd, l->parser_cache,
-					       PARSER_CACHE, src->cache_offset,
-					       0);
+			ret = read_block(src, cache, PARSER_CACHE,
+					 src->cache_offset, 0);
 			if (ret > 0)
 				src->cache_len = (uint32_t)ret;
 		}
 		if (ret < 0)
 			return done ? (ssize_t)done : ret;
-		f->parser_bytes += (uint64_t)ret;
-		f->parser_reads++;
-		atomic_fetch_add_explicit(&l->batch->bytes_done, (uint64_t)ret,
-					  memory_order_relaxed);
-		if (want >= PARSER_CACHE && !f->direct) {
+		if (src->loop) {
+			src->file->parser_bytes += (uint64_t)ret;
+			src->file->parser_reads++;
+			atomic_fetch_add_explicit(&src->loop->batch->bytes_done,
+						  (uint64_t)ret,
+						  memory_order_relaxed);
+		} else {
+			src->bytes += (uint64_t)ret;
+			src->reads++;
+		}
+		if (want >= PARSER_CACHE && !source_direct(src)) {
 			done += (size_t)ret;
 			offset += (uint64_t)ret;
 		} else if (offset >= src->cache_offset + src->cache_len) {
@@ -95,10 +144,10 @@ ssize_t source_read(struct source *src, void *buf, size_t len,
 
 uint64_t source_size(const struct source *src)
 {
-	return src->file->size;
+	return src->loop ? src->file->size : src->size;
 }
 
 const char *source_path(const struct source *src)
 {
-	return src->file->task.path;
+	return src->loop ? src->file->task.path : src->path;
 }

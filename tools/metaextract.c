@@ -72,6 +72,20 @@ static const char usage_text[] =
 "      --max-objects=N      HDF5 objects listed per file (default: 10000)\n"
 "      --max-tags=N         media tags kept per dictionary (default: 256)\n"
 "\n"
+"Parser isolation:\n"
+"      --parser-isolation=MODE  'process' (the default: parsers run in a\n"
+"                           sandboxed worker process per loop, so a crash or\n"
+"                           hang costs one file) or 'none' (in the loops)\n"
+"      --parse-timeout=SECONDS  longest parse of one file, then the worker\n"
+"                           is killed and the file fails with 'timeout'\n"
+"                           (default: 300; 0: no limit)\n"
+"      --parse-stall-timeout=SECONDS  longest time a parser may go without\n"
+"                           reading (default: 60; 0: no limit)\n"
+"      --parser-memory=SIZE data memory of a worker (RLIMIT_DATA), K, M or G\n"
+"                           suffix (default: 2G; 0: no limit)\n"
+"      --parser-recycle=N   files a worker parses before a fresh one takes\n"
+"                           over (default: 1000)\n"
+"\n"
 "Engine:\n"
 "  -j, --threads=N          worker loops, one thread and io_uring each\n"
 "                           (default: usable CPUs, after affinity and cgroup\n"
@@ -155,6 +169,11 @@ enum long_only {
 	OPT_RESCAN,
 	OPT_RETRY_FAILED,
 	OPT_PRUNE_MISSING,
+	OPT_PARSER_ISOLATION,
+	OPT_PARSE_TIMEOUT,
+	OPT_PARSE_STALL_TIMEOUT,
+	OPT_PARSER_MEMORY,
+	OPT_PARSER_RECYCLE,
 };
 
 static const struct option long_options[] = {
@@ -182,6 +201,12 @@ static const struct option long_options[] = {
 	{ "rescan", no_argument, NULL, OPT_RESCAN },
 	{ "retry-failed", no_argument, NULL, OPT_RETRY_FAILED },
 	{ "prune-missing", no_argument, NULL, OPT_PRUNE_MISSING },
+	{ "parser-isolation", required_argument, NULL, OPT_PARSER_ISOLATION },
+	{ "parse-timeout", required_argument, NULL, OPT_PARSE_TIMEOUT },
+	{ "parse-stall-timeout", required_argument, NULL,
+	  OPT_PARSE_STALL_TIMEOUT },
+	{ "parser-memory", required_argument, NULL, OPT_PARSER_MEMORY },
+	{ "parser-recycle", required_argument, NULL, OPT_PARSER_RECYCLE },
 	{ "progress", required_argument, NULL, OPT_PROGRESS },
 	{ "progress-interval", required_argument, NULL, OPT_PROGRESS_INTERVAL },
 	{ "stats", required_argument, NULL, OPT_STATS },
@@ -231,8 +256,11 @@ static uint32_t parse_size(const char *opt, const char *s)
 	return v;
 }
 
-/* Parses a rate in bytes per second with an optional K, M or G suffix. */
-static uint64_t parse_rate(const char *s)
+/*
+ * Parses a byte count with an optional K, M or G suffix (powers of 1024);
+ * zero is taken only when allow_zero is set.
+ */
+static uint64_t parse_bytes(const char *opt, const char *s, bool allow_zero)
 {
 	static const char suffixes[] = "KMG";
 	const char *unit;
@@ -249,10 +277,25 @@ static uint64_t parse_rate(const char *s)
 		v <<= shift;
 		end++;
 	}
-	if (errno || end == s || *end || s[0] == '-' || v == 0)
-		fail_usage("invalid value '%s' for --max-rate: expected bytes "
-			   "per second above 0, with an optional K, M or G "
-			   "suffix", s);
+	if (errno || end == s || *end || s[0] == '-' || (v == 0 && !allow_zero))
+		fail_usage("invalid value '%s' for --%s: expected bytes%s, "
+			   "with an optional K, M or G suffix", s, opt,
+			   allow_zero ? "" : " above 0");
+	return v;
+}
+
+/* Parses seconds from 0 (no limit) to a day. */
+static double parse_timeout(const char *opt, const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || strspn(s, "0123456789.") != strlen(s) ||
+	    !(v >= 0 && v <= 86400))
+		fail_usage("invalid value '%s' for --%s: expected seconds "
+			   "from 0 (no limit) to 86400", s, opt);
 	return v;
 }
 
@@ -616,7 +659,7 @@ static void parse_options(struct cli *cli, int argc, char **argv)
 							   optarg, 1, 1024);
 			break;
 		case OPT_MAX_RATE:
-			cfg->max_rate = parse_rate(optarg);
+			cfg->max_rate = parse_bytes("max-rate", optarg, false);
 			break;
 		case OPT_DIRECT: cfg->direct = true; break;
 		case OPT_DROP_CACHE: cfg->drop_cache = true; break;
@@ -646,6 +689,32 @@ static void parse_options(struct cli *cli, int argc, char **argv)
 		case OPT_RESCAN: cli->rescan = true; break;
 		case OPT_RETRY_FAILED: cli->retry_failed = true; break;
 		case OPT_PRUNE_MISSING: cli->prune_missing = true; break;
+		case OPT_PARSER_ISOLATION:
+			if (strcmp(optarg, "process") == 0)
+				cfg->isolate_parsers = true;
+			else if (strcmp(optarg, "none") == 0)
+				cfg->isolate_parsers = false;
+			else
+				fail_usage("invalid value '%s' for "
+					   "--parser-isolation: use process or "
+					   "none", optarg);
+			break;
+		case OPT_PARSE_TIMEOUT:
+			cfg->parse_timeout = parse_timeout("parse-timeout",
+							   optarg);
+			break;
+		case OPT_PARSE_STALL_TIMEOUT:
+			cfg->parse_stall_timeout =
+				parse_timeout("parse-stall-timeout", optarg);
+			break;
+		case OPT_PARSER_MEMORY:
+			cfg->parser_memory = parse_bytes("parser-memory", optarg,
+							 true);
+			break;
+		case OPT_PARSER_RECYCLE:
+			cfg->parser_recycle = parse_count("parser-recycle",
+							  optarg, 1, 100000000);
+			break;
 		case 'q': cli->quiet = true; break;
 		case 'v': cli->verbose++; break;
 		case OPT_VERSION:
@@ -856,6 +925,26 @@ static enum progress_mode choose_progress(const struct cli *cli)
 	return isatty(STDERR_FILENO) ? PROGRESS_BAR : PROGRESS_NONE;
 }
 
+/*
+ * Finds metaextract-parser next to this program, as in a build tree or a
+ * relocated install; the library falls back to its libexec directory.
+ */
+static const char *sibling_parser_helper(void)
+{
+	static char path[4096];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 32);
+	char *slash;
+
+	if (n <= 0)
+		return NULL;
+	path[n] = '\0';
+	slash = strrchr(path, '/');
+	if (!slash)
+		return NULL;
+	strcpy(slash + 1, "metaextract-parser");
+	return access(path, X_OK) == 0 ? path : NULL;
+}
+
 /* The record callback of the output format. */
 static mx_record_fn record_writer(const struct output *out)
 {
@@ -885,6 +974,7 @@ int main(int argc, char **argv)
 	if (!cli.files_from)
 		return EXIT_USAGE;
 	mx_config_init(&cli.cfg);
+	cli.cfg.parser_helper = sibling_parser_helper();
 	parse_options(&cli, argc, argv);
 	mx_set_log(log_to_stderr, NULL, cli.verbose >= 2 ? MX_LOG_DEBUG :
 		   cli.verbose ? MX_LOG_INFO : MX_LOG_WARN);

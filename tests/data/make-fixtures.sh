@@ -189,6 +189,17 @@ with h5py.File(os.path.join(out_dir, "gen_types.h5"), "w") as f:
     f["external"] = h5py.ExternalLink("other.h5", "/data")
 EOF
 
+# An HDF5 file with an external link to its own root: a reader that
+# followed external links would open it again and again.
+"$python" - "$here" <<'EOF'
+import os, sys
+import h5py
+
+with h5py.File(os.path.join(sys.argv[1], "gen_extlink_self.h5"), "w") as f:
+    f.create_group("inner")
+    f["inner/back"] = h5py.ExternalLink("gen_extlink_self.h5", "/")
+EOF
+
 # Truncated HDF5: the first half of gen_types.h5. libhdf5 rejects it on
 # open because the file ends before the end address in its superblock.
 size=$(wc -c < "$here/gen_types.h5")

@@ -1,0 +1,256 @@
+/*
+ * The parser worker process (the metaextract-parser helper). It loads the
+ * format libraries, limits its memory, enters the sandbox, then serves
+ * one request at a time until the loop closes the socket. Each request
+ * brings an open descriptor; the worker reads it with pread, runs the
+ * chosen backend's parse() and sends the results back.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "loop.h"
+#include "parser_proto.h"
+#include "sandbox.h"
+#include "strbuf.h"
+#include "wire.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define MEMORY_LIMIT_WORKS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MEMORY_LIMIT_WORKS 0
+#endif
+#endif
+#ifndef MEMORY_LIMIT_WORKS
+#define MEMORY_LIMIT_WORKS 1
+#endif
+
+/*
+ * Ends the worker with _exit: after the sandbox, exit handlers such as
+ * LeakSanitizer's would need calls the filter refuses.
+ */
+static void die(const char *what)
+{
+	fprintf(stderr, "metaextract-parser: %s\n", what);
+	_exit(2);
+}
+
+static int read_full(int fd, void *buf, size_t len)
+{
+	unsigned char *p = buf;
+
+	while (len) {
+		ssize_t n = read(fd, p, len);
+
+		if (n == 0)
+			return -EPIPE;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int write_full(int fd, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Receives a request and its descriptor. Returns 0, -EPIPE when the loop
+ * closed the socket, or another negative errno for a broken request.
+ */
+static int receive_request(struct parse_request *req, int *fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = { .iov_base = req, .iov_len = sizeof(*req) };
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = control.buf,
+		.msg_controllen = sizeof(control.buf),
+	};
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	*fd = -1;
+	do {
+		n = recvmsg(WORKER_SOCKET_FD, &msg, MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
+	if (n == 0)
+		return -EPIPE;
+	if (n < 0)
+		return -errno;
+	cm = CMSG_FIRSTHDR(&msg);
+	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+		memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	if ((size_t)n < sizeof(*req))
+		return read_full(WORKER_SOCKET_FD, (char *)req + n,
+				 sizeof(*req) - (size_t)n);
+	return 0;
+}
+
+static int send_response(int ret, const struct source *src,
+			 const struct parse_ctx *ctx, struct arena *a)
+{
+	struct mx_value *all = val_array(a);
+	struct parse_response resp = {
+		.magic = PARSE_RESPONSE_MAGIC,
+		.ret = ret,
+		.bytes = src->bytes,
+		.reads = src->reads,
+	};
+	struct strbuf sb;
+	int err;
+
+	val_push(a, all, ctx->out);
+	val_push(a, all, ctx->warnings);
+	val_push(a, all, val_cstring(a, ctx->message));
+	strbuf_init(&sb);
+	if (a->failed || wire_encode(all, &sb) < 0 || sb.failed) {
+		/* The results outgrew the record limit: send that message instead. */
+		strbuf_reset(&sb);
+		resp.ret = -ENOMEM;
+		all = val_array(a);
+		val_push(a, all, val_object(a));
+		val_push(a, all, val_array(a));
+		val_push(a, all, val_cstring(a, "the parser's results passed "
+					     "the record size limit"));
+		if (wire_encode(all, &sb) < 0 || sb.failed) {
+			strbuf_free(&sb);
+			return -ENOMEM;
+		}
+	}
+	resp.payload_len = (uint32_t)sb.len;
+	err = write_full(WORKER_SOCKET_FD, &resp, sizeof(resp));
+	if (err == 0)
+		err = write_full(WORKER_SOCKET_FD, sb.data, sb.len);
+	strbuf_free(&sb);
+	return err;
+}
+
+static unsigned backend_count(void)
+{
+	unsigned n = 0;
+
+	while (fmt_backends[n])
+		n++;
+	return n;
+}
+
+static int serve(struct worker_shared *shared, unsigned char *cache,
+		 char *path)
+{
+	struct parse_request req;
+	struct mx_config cfg;
+	struct arena arena;
+	int fd, ret;
+
+	ret = receive_request(&req, &fd);
+	if (ret < 0)
+		return ret;
+	if (req.magic != PARSE_REQUEST_MAGIC || req.backend >= backend_count() ||
+	    req.path_len > PARSE_PATH_MAX || fd < 0)
+		die("malformed request");
+	ret = read_full(WORKER_SOCKET_FD, path, req.path_len);
+	if (ret < 0)
+		return ret;
+	path[req.path_len] = '\0';
+
+	mx_config_init(&cfg);
+	cfg.max_objects = req.max_objects;
+	cfg.max_tags = req.max_tags;
+	arena_init(&arena, RECORD_MAX_BYTES);
+	struct source src = {
+		.fd = fd,
+		.size = req.size,
+		.path = path,
+		.cache = cache,
+		.shared = shared,
+	};
+	struct parse_ctx ctx = {
+		.src = &src,
+		.cfg = &cfg,
+		.arena = &arena,
+		.out = val_object(&arena),
+		.warnings = val_array(&arena),
+	};
+	ret = fmt_backends[req.backend]->parse(&ctx);
+	close(fd);
+	ret = send_response(ret, &src, &ctx, &arena);
+	arena_free(&arena);
+	return ret;
+}
+
+int mx_parser_worker_main(int argc, char **argv)
+{
+	unsigned long long memory = 0;
+	struct worker_shared *shared;
+	unsigned char *cache;
+	char message[256], *path;
+	bool sandbox = true;
+	int i, ret;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--memory") == 0 && i + 1 < argc)
+			memory = strtoull(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--no-sandbox") == 0)
+			sandbox = false;
+		else
+			die("usage: metaextract-parser [--memory BYTES] "
+			    "[--no-sandbox]; started by libmetaextract only");
+	}
+	/* Stops are the loop's business; it ends this process itself. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (fmt_init_all(message, sizeof(message)) < 0)
+		die(message);
+	shared = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE,
+		      MAP_SHARED, WORKER_SHARED_FD, 0);
+	cache = alloc_malloc(PARSER_CACHE);
+	path = alloc_malloc(PARSE_PATH_MAX + 1);
+	if (shared == MAP_FAILED || !cache || !path)
+		die("cannot set up: out of memory or no shared page");
+	if (memory && MEMORY_LIMIT_WORKS) {
+		struct rlimit rl = { memory, memory };
+
+		if (setrlimit(RLIMIT_DATA, &rl) < 0)
+			die("cannot set RLIMIT_DATA");
+	}
+	if (sandbox && sandbox_enter(message, sizeof(message)) < 0)
+		die(message);
+	do {
+		ret = serve(shared, cache, path);
+	} while (ret == 0);
+	_exit(ret == -EPIPE ? 0 : 1);
+}
