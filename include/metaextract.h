@@ -83,6 +83,10 @@ struct mx_config {
 	bool one_file_system;		/* do not cross mount points */
 	unsigned max_objects;		/* HDF5 objects listed per file */
 	unsigned max_tags;		/* media tags kept per dictionary */
+	unsigned max_depth;		/* HDF5 group nesting listed, 1 to 64 */
+	uint64_t probe_size;		/* bytes libavformat may read to
+					   analyse streams */
+	double analyze_duration;	/* seconds of media it may analyse */
 	uint64_t max_rate;		/* bytes per second over all loops
 					   together; 0 for no limit */
 	bool direct;			/* O_DIRECT where the file system

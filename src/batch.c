@@ -42,6 +42,9 @@ void mx_config_init(struct mx_config *cfg)
 	cfg->parse = true;
 	cfg->max_objects = 10000;
 	cfg->max_tags = 256;
+	cfg->max_depth = 32;
+	cfg->probe_size = 5000000;	/* FFmpeg's own defaults */
+	cfg->analyze_duration = 5;
 	cfg->isolate_parsers = true;
 	cfg->parse_timeout = 300;
 	cfg->parse_stall_timeout = 60;
@@ -67,6 +70,10 @@ static int check_config(const struct mx_config *cfg)
 		return -EINVAL;
 	if (!(cfg->parse_timeout >= 0) || !(cfg->parse_stall_timeout >= 0) ||
 	    cfg->parser_recycle < 1)
+		return -EINVAL;
+	if (cfg->max_depth < 1 || cfg->max_depth > 64 ||
+	    cfg->probe_size < 32 || cfg->probe_size > INT32_MAX ||
+	    !(cfg->analyze_duration >= 0 && cfg->analyze_duration <= 86400))
 		return -EINVAL;
 	return 0;
 }

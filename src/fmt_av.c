@@ -1044,6 +1044,11 @@ static int open_input(struct parse_ctx *ctx, struct av_input *in,
 	 */
 	av_dict_set(&options, "scan_all_pmts", "1", 0);
 	av_dict_set(&options, "protocol_whitelist", "none", 0);
+	/* Bounds on the stream analysis, for files crafted to prolong it. */
+	av_dict_set_int(&options, "probesize", (int64_t)ctx->cfg->probe_size,
+			0);
+	av_dict_set_int(&options, "analyzeduration",
+			(int64_t)(ctx->cfg->analyze_duration * 1e6), 0);
 	ret = avformat_open_input(fmt, url, in->format, &options);
 	av_dict_free(&options);
 	if (ret < 0)

@@ -89,6 +89,7 @@ struct walk {
 	size_t listed;
 	size_t limit;
 	unsigned depth;
+	unsigned max_depth;		/* cfg->max_depth */
 	bool limit_reached;
 	bool stop;			/* limit reached, read failed or arena
 					   full: end every iteration */
@@ -1156,7 +1157,7 @@ static void list_links(struct walk *w, struct mx_value *entry, hid_t group)
 
 /*
  * Lists a group reached through the link name, unless an earlier hard
- * link or a cycle already led to it, or it is MAX_GROUP_DEPTH levels deep.
+ * link or a cycle already led to it, or it is max_depth levels deep.
  */
 static void list_subgroup(struct walk *w, struct mx_value *entry,
 			  hid_t group, const char *name, haddr_t addr)
@@ -1171,7 +1172,7 @@ static void list_subgroup(struct walk *w, struct mx_value *entry,
 	}
 	if (added == 0)
 		return;
-	if (w->depth >= MAX_GROUP_DEPTH) {
+	if (w->depth >= w->max_depth) {
 		val_put_bool(w->a, entry, "depth_limit_reached", true);
 		return;
 	}
@@ -1483,6 +1484,7 @@ static int list_file(struct parse_ctx *ctx, struct reader *reader,
 	struct walk w = {
 		.a = a, .reader = reader, .file = file,
 		.limit = ctx->cfg->max_objects,
+		.max_depth = ctx->cfg->max_depth,
 	};
 	H5F_info2_t finfo;
 	hid_t root;

@@ -150,6 +150,9 @@ static int send_request(struct parser_worker *w, struct file *f,
 		.size = f->size,
 		.max_objects = cfg->max_objects,
 		.max_tags = cfg->max_tags,
+		.max_depth = cfg->max_depth,
+		.probe_size = cfg->probe_size,
+		.analyze_duration = cfg->analyze_duration,
 		.path_len = (uint32_t)path_len,
 	};
 	union {

@@ -28,7 +28,9 @@ struct parse_request {
 	uint32_t max_objects;
 	uint32_t max_tags;
 	uint32_t path_len;		/* bytes of path after the request */
-	uint32_t reserved;
+	uint32_t max_depth;
+	uint64_t probe_size;
+	double analyze_duration;
 };
 
 struct parse_response {

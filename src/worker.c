@@ -186,6 +186,9 @@ static int serve(struct worker_shared *shared, unsigned char *cache,
 	mx_config_init(&cfg);
 	cfg.max_objects = req.max_objects;
 	cfg.max_tags = req.max_tags;
+	cfg.max_depth = req.max_depth;
+	cfg.probe_size = req.probe_size;
+	cfg.analyze_duration = req.analyze_duration;
 	arena_init(&arena, RECORD_MAX_BYTES);
 	struct source src = {
 		.fd = fd,

@@ -148,4 +148,17 @@ for opt in --files-from --null --follow --one-file-system --digest \
 		"$(grep -cE -- "^ +(-[a-zA-Z0-9], )?$opt([= ]|$)" "$work/out")"
 done
 
+# Bounds on work: HDF5 group nesting and libavformat's stream analysis.
+"$mx" -q --max-depth=1 "$data/hdf5json_tall.h5" >"$work/out"
+check "--max-depth=1 stops below /g1" 2 \
+	"$(grep -o '"path":"/g1/g1.[12]","kind":"group","attributes":\[\],"depth_limit_reached":true' "$work/out" | wc -l)"
+"$mx" -q --probe-size=32 --analyze-duration=0 "$data/gen_chapters.mkv" \
+	>"$work/out"
+check "--probe-size=32 still finds the codecs" 1 \
+	"$(grep -c '"codec_name":"mpeg4".*"codec_name":"vorbis"' "$work/out")"
+"$mx" -q --max-depth=65 "$data/hdf5json_tall.h5" >/dev/null 2>&1
+check "--max-depth=65 rejected" 2 $?
+"$mx" -q --probe-size=16 "$data/gen_chapters.mkv" >/dev/null 2>&1
+check "--probe-size=16 rejected" 2 $?
+
 finish_checks

@@ -71,6 +71,11 @@ static const char usage_text[] =
 "      --no-parse           skip the media and HDF5 parsers\n"
 "      --max-objects=N      HDF5 objects listed per file (default: 10000)\n"
 "      --max-tags=N         media tags kept per dictionary (default: 256)\n"
+"      --max-depth=N        HDF5 group nesting listed, 1 to 64 (default: 32)\n"
+"      --probe-size=SIZE    bytes libavformat may read to analyse streams,\n"
+"                           K, M or G suffix (default: 5000000)\n"
+"      --analyze-duration=SECONDS  media time libavformat may analyse\n"
+"                           (default: 5)\n"
 "\n"
 "Parser isolation:\n"
 "      --parser-isolation=MODE  'process' (the default: parsers run in a\n"
@@ -174,6 +179,9 @@ enum long_only {
 	OPT_PARSE_STALL_TIMEOUT,
 	OPT_PARSER_MEMORY,
 	OPT_PARSER_RECYCLE,
+	OPT_MAX_DEPTH,
+	OPT_PROBE_SIZE,
+	OPT_ANALYZE_DURATION,
 };
 
 static const struct option long_options[] = {
@@ -207,6 +215,9 @@ static const struct option long_options[] = {
 	  OPT_PARSE_STALL_TIMEOUT },
 	{ "parser-memory", required_argument, NULL, OPT_PARSER_MEMORY },
 	{ "parser-recycle", required_argument, NULL, OPT_PARSER_RECYCLE },
+	{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
+	{ "probe-size", required_argument, NULL, OPT_PROBE_SIZE },
+	{ "analyze-duration", required_argument, NULL, OPT_ANALYZE_DURATION },
 	{ "progress", required_argument, NULL, OPT_PROGRESS },
 	{ "progress-interval", required_argument, NULL, OPT_PROGRESS_INTERVAL },
 	{ "stats", required_argument, NULL, OPT_STATS },
@@ -710,6 +721,21 @@ static void parse_options(struct cli *cli, int argc, char **argv)
 		case OPT_PARSER_MEMORY:
 			cfg->parser_memory = parse_bytes("parser-memory", optarg,
 							 true);
+			break;
+		case OPT_MAX_DEPTH:
+			cfg->max_depth = parse_count("max-depth", optarg, 1, 64);
+			break;
+		case OPT_PROBE_SIZE:
+			cfg->probe_size = parse_bytes("probe-size", optarg,
+						      false);
+			if (cfg->probe_size < 32 || cfg->probe_size > INT32_MAX)
+				fail_usage("invalid value '%s' for "
+					   "--probe-size: expected 32 bytes to "
+					   "2G", optarg);
+			break;
+		case OPT_ANALYZE_DURATION:
+			cfg->analyze_duration = parse_timeout("analyze-duration",
+							      optarg);
 			break;
 		case OPT_PARSER_RECYCLE:
 			cfg->parser_recycle = parse_count("parser-recycle",
