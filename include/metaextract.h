@@ -217,6 +217,8 @@ struct mx_summary {
 	uint64_t content_bytes;
 	uint64_t parser_bytes;
 	uint64_t reads;			/* content reads completed */
+	uint64_t steals;		/* files one loop took from another's
+					   queue */
 	double seconds;			/* wall time of the batch */
 	double cpu_user_seconds;	/* of the whole process */
 	double cpu_system_seconds;

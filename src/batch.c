@@ -16,6 +16,7 @@
 #include <xxhash.h>
 
 #include "alloc.h"
+#include "deque.h"
 #include "engine.h"
 #include "fmt.h"
 #include "isolate.h"
@@ -27,6 +28,7 @@
 
 /* Paths queued between the walker and the loops. */
 #define QUEUE_SLOTS 4096
+#define LARGE_QUEUE_SLOTS 256
 
 void mx_config_init(struct mx_config *cfg)
 {
@@ -324,10 +326,26 @@ static bool filter_accepts(struct mx_batch *b, const char *path,
 	return b->filter(&id, b->filter_arg);
 }
 
+void batch_fail_task(struct mx_batch *b, char *path, int err)
+{
+	struct mx_record *rec = record_new(path);
+
+	if (rec) {
+		record_fail(rec, STAGE_WALK, err, "cannot queue the file: %s",
+			    strerror(err));
+		batch_emit(b, rec);
+	}
+	alloc_free(path);
+}
+
 int batch_enqueue(struct mx_batch *b, char *path, bool follow,
 		  const struct stat *st)
 {
-	struct task t = { .path = path, .follow = follow };
+	struct task t = {
+		.path = path,
+		.follow = follow,
+		.large = st && (uint64_t)st->st_size >= LARGE_FILE_BYTES,
+	};
 	uint64_t size = st ? (uint64_t)st->st_size : 0;
 	int ret;
 
@@ -336,7 +354,7 @@ int batch_enqueue(struct mx_batch *b, char *path, bool follow,
 		alloc_free(path);
 		return 0;
 	}
-	ret = queue_push(&b->queue, t);
+	ret = queue_push(t.large ? &b->large_queue : &b->queue, t);
 	if (ret < 0) {
 		alloc_free(path);
 		return ret;
@@ -351,6 +369,7 @@ static void stop_loops(struct mx_batch *b)
 	unsigned i;
 
 	queue_close(&b->queue);
+	queue_close(&b->large_queue);
 	for (i = 0; i < b->nloops; i++) {
 		if (!b->loops[i])
 			continue;
@@ -374,9 +393,49 @@ static void init_rate(struct mx_batch *b)
 			  (uint64_t)b->t_start.tv_nsec;
 }
 
+/* Tasks a loop may hold besides the one it starts; see engine.c. */
+#define DEQUE_SLOTS 32
+
+static int create_deques(struct mx_batch *b)
+{
+	unsigned i;
+	int err = 0;
+
+	b->deques = alloc_calloc(b->nloops, sizeof(*b->deques));
+	if (!b->deques)
+		return -ENOMEM;
+	for (i = 0; i < b->nloops; i++) {
+		b->deques[i] = deque_create(DEQUE_SLOTS, DEQUE_SLOTS, &err);
+		if (!b->deques[i])
+			return err;
+	}
+	return 0;
+}
+
+static void destroy_deques(struct mx_batch *b)
+{
+	unsigned i;
+	void *item;
+
+	for (i = 0; b->deques && i < b->nloops; i++) {
+		if (!b->deques[i])
+			continue;
+		while (deque_pop(b->deques[i], &item)) {
+			struct task *t = item;
+
+			alloc_free(t->path);
+			alloc_free(t);
+		}
+		deque_destroy(b->deques[i]);
+	}
+	alloc_free(b->deques);
+}
+
 static void batch_free(struct mx_batch *b)
 {
+	destroy_deques(b);
 	queue_destroy(&b->queue);
+	queue_destroy(&b->large_queue);
 	pthread_mutex_destroy(&b->emit_lock);
 	pthread_mutex_destroy(&b->rate.lock);
 	pthread_mutex_destroy(&b->start_lock);
@@ -438,8 +497,9 @@ int mx_batch_new(const struct mx_config *cfg, mx_record_fn fn, void *arg,
 	pthread_cond_init(&b->started, NULL);
 	clock_gettime(CLOCK_MONOTONIC, &b->t_start);
 	init_rate(b);
-	if (!b->loops || !b->reports ||
-	    queue_init(&b->queue, QUEUE_SLOTS) < 0) {
+	if (!b->loops || !b->reports || create_deques(b) < 0 ||
+	    queue_init(&b->queue, QUEUE_SLOTS) < 0 ||
+	    queue_init(&b->large_queue, LARGE_QUEUE_SLOTS) < 0) {
 		batch_free(b);
 		return -ENOMEM;
 	}
@@ -486,6 +546,7 @@ void mx_batch_cancel(struct mx_batch *b)
 	atomic_store(&b->cancelled, true);
 	/* Wakes a walker blocked on a full queue and loops waiting for work. */
 	queue_close(&b->queue);
+	queue_close(&b->large_queue);
 }
 
 int mx_batch_finish(struct mx_batch *b, struct mx_summary *sum)
@@ -503,6 +564,8 @@ int mx_batch_finish(struct mx_batch *b, struct mx_summary *sum)
 	b->sum.threads = b->nloops;
 	b->sum.cancelled = is_cancelled(b);
 	b->sum.files_unchanged = atomic_load(&b->files_unchanged);
+	for (unsigned i = 0; i < b->nloops; i++)
+		b->sum.steals += b->reports[i].steals;
 	b->sum.chunk_size = b->cfg.chunk_size;
 	b->sum.buffers = b->cfg.buffers;
 	b->sum.queue_depth = b->cfg.queue_depth;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "deque.h"
 #include "fault.h"
 #include "log.h"
 #include "loop.h"
@@ -39,6 +40,8 @@ static struct file *file_get(struct loop *l)
 
 static void file_put(struct loop *l, struct file *f)
 {
+	if (f->task.large)
+		l->large_in_flight--;
 	alloc_free(f->task.path);
 	f->task.path = NULL;
 	f->rec = NULL;
@@ -691,6 +694,10 @@ static void start_file(struct loop *l, struct task t)
 	}
 	memset(&f->stx, 0, sizeof(f->stx));
 	f->task = t;
+	if (t.large) {
+		l->large_in_flight++;
+		l->report.large_files++;
+	}
 	f->fd = -1;
 	f->size = f->read_end = f->next_read = f->next_consume = 0;
 	f->inflight = f->win_head = f->win_count = 0;
@@ -791,9 +798,137 @@ static void cancel_files(struct loop *l)
 	}
 }
 
+/*
+ * Scheduling. The walker feeds one shared queue. Each loop takes tasks
+ * from it in batches of REFILL_TASKS into its own work-stealing deque and
+ * starts them as file slots free up. An idle loop steals the oldest tasks
+ * from another loop's deque, so tasks queued behind a huge file still run
+ * elsewhere, and the shared lock is taken once per batch.
+ */
+#define REFILL_TASKS 16
+
+/* Moves a task out of a deque slot. */
+static void unbox(struct task *t, struct task *boxed)
+{
+	*t = *boxed;
+	alloc_free(boxed);
+}
+
+static bool steal_task(struct loop *l, struct task *t)
+{
+	struct mx_batch *b = l->batch;
+	unsigned k, attempt;
+	void *item;
+
+	for (k = 1; k < b->nloops; k++) {
+		struct deque *victim = b->deques[(l->id + k) % b->nloops];
+
+		for (attempt = 0; attempt < 8; attempt++) {
+			enum deque_steal_result r = deque_steal(victim, &item);
+
+			if (r == DEQUE_STEAL_SUCCESS) {
+				unbox(t, item);
+				l->report.steals++;
+				return true;
+			}
+			if (r == DEQUE_STEAL_EMPTY)
+				break;
+		}
+	}
+	return false;
+}
+
+/*
+ * Takes the next task: a large file when the loop reads none, else one
+ * from the loop's deque, else a batch from the walker's queue, else a
+ * steal, and last a large file anyway. Returns false when none is at
+ * hand.
+ */
+static bool next_task(struct loop *l, struct task *t)
+{
+	struct deque *mine = l->batch->deques[l->id];
+	struct task_queue *large = &l->batch->large_queue;
+	struct task batch[REFILL_TASKS];
+	void *item;
+	size_t n, i;
+
+	if (!l->large_in_flight && queue_try_pop(large, t))
+		return true;
+	if (deque_pop(mine, &item)) {
+		unbox(t, item);
+		return true;
+	}
+	n = queue_try_pop_many(&l->batch->queue, batch, REFILL_TASKS);
+	if (n == 0)
+		return steal_task(l, t) || queue_try_pop(large, t);
+	l->report.refills++;
+	*t = batch[0];
+	/* Pushed last to first, so the loop itself takes them in walk
+	   order and thieves take the last ones. */
+	for (i = n - 1; i >= 1; i--) {
+		struct task *boxed = alloc_malloc(sizeof(*boxed));
+
+		if (boxed) {
+			*boxed = batch[i];
+			if (deque_push(mine, boxed) == 0)
+				continue;
+			alloc_free(boxed);
+		}
+		/* No room: the task fails rather than vanishing. */
+		batch_fail_task(l->batch, batch[i].path, ENOMEM);
+	}
+	return true;
+}
+
+/* True when no deque contains a task that is not started. */
+static bool deques_empty(const struct mx_batch *b)
+{
+	unsigned i;
+
+	for (i = 0; i < b->nloops; i++)
+		if (deque_count(b->deques[i]))
+			return false;
+	return true;
+}
+
+/* Frees the tasks left in the loop's deque after a cancel. */
+static void drop_tasks(struct loop *l)
+{
+	void *item;
+
+	while (deque_pop(l->batch->deques[l->id], &item)) {
+		struct task *boxed = item;
+
+		alloc_free(boxed->path);
+		alloc_free(boxed);
+	}
+}
+
+/*
+ * Waits for work while the loop has none: on the walker's queue, for a
+ * short while so that tasks left in other loops' deques get stolen.
+ * Returns 1 with *t set, 0 to look again, or -1 when the batch has no
+ * work left for this loop.
+ */
+static int wait_for_task(struct loop *l, struct task *t)
+{
+	const struct timespec pause = { 0, 1000000 };
+	uint64_t wait_ns = now_ns();
+	int ret = queue_pop_timed(&l->batch->queue, t, 2);
+
+	if (ret < 0 && (!queue_drained(&l->batch->large_queue) ||
+			!deques_empty(l->batch))) {
+		/* Work is left elsewhere; next_task() looks for it. */
+		nanosleep(&pause, NULL);
+		ret = 0;
+	}
+	l->now_ns = now_ns();
+	l->waited_ns += l->now_ns - wait_ns;
+	return ret;
+}
+
 void loop_run(struct loop *l)
 {
-	struct task_queue *q = &l->batch->queue;
 	struct ring_completion done[64];
 	struct task t;
 	uint64_t wait_ns, consumed;
@@ -801,22 +936,18 @@ void loop_run(struct loop *l)
 	int ret;
 
 	for (;;) {
-		while (!cancelled(l) && l->free_files && queue_try_pop(q, &t))
+		while (!cancelled(l) && l->free_files && next_task(l, &t))
 			start_file(l, t);
 		/* A pending --max-rate timer alone does not keep a loop busy. */
 		if (l->ops_inflight == (l->timer_pending ? 1u : 0u) &&
 		    l->files_used == 0) {
-			bool more;
-
 			if (cancelled(l))
 				break;
-			wait_ns = now_ns();
-			more = queue_pop_wait(q, &t);
-			l->now_ns = now_ns();
-			l->waited_ns += l->now_ns - wait_ns;
-			if (!more)
+			ret = wait_for_task(l, &t);
+			if (ret < 0)
 				break;
-			start_file(l, t);
+			if (ret > 0)
+				start_file(l, t);
 			continue;
 		}
 		if (cancelled(l))
@@ -845,4 +976,5 @@ void loop_run(struct loop *l)
 				handle(l, &done[i]);
 		} while (n == 64);
 	}
+	drop_tasks(l);
 }

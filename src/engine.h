@@ -28,6 +28,9 @@ struct loop_report {
 	uint64_t parser_bytes;
 	uint64_t reads;			/* content read completions */
 	unsigned max_reads_in_flight;
+	uint64_t steals;		/* tasks taken from other loops */
+	uint64_t refills;		/* batches taken from the walker */
+	uint64_t large_files;		/* of LARGE_FILE_BYTES or more */
 	double busy_fraction;		/* share of its life not waiting */
 	bool fixed_buffers;
 	char ring_flags[40];
@@ -62,6 +65,7 @@ struct mx_batch {
 	bool isolate;			/* parsers run in worker processes */
 	char parser_helper[4096];	/* their program */
 	struct task_queue queue;
+	struct task_queue large_queue;	/* files of LARGE_FILE_BYTES or more */
 	struct rate_limit rate;
 	atomic_bool cancelled;		/* set by mx_batch_cancel() */
 
@@ -84,6 +88,7 @@ struct mx_batch {
 
 	unsigned nloops;
 	struct loop **loops;
+	struct deque **deques;		/* one per loop, for work stealing */
 	bool register_buffers;		/* false: plain reads for every loop */
 
 	pthread_mutex_t start_lock;	/* loops report their setup here */
@@ -94,6 +99,9 @@ struct mx_batch {
 
 	struct timespec t_start;
 };
+
+/* Makes an error record for a queued path that could not be started. */
+void batch_fail_task(struct mx_batch *b, char *path, int err);
 
 /* Hands a finished record to the caller and frees it. */
 void batch_emit(struct mx_batch *b, struct mx_record *rec);

@@ -130,6 +130,7 @@ struct loop {
 	struct file *files;
 	struct file *free_files;
 	unsigned files_used;
+	unsigned large_in_flight;	/* files of LARGE_FILE_BYTES or more */
 	unsigned ops_inflight;		/* submitted, completion not reaped */
 	struct sniff *sniff;
 	struct parser_worker worker;	/* when the batch isolates parsers */

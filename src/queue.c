@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <time.h>
 
 #include "alloc.h"
 #include "queue.h"
@@ -81,6 +82,53 @@ bool queue_pop_wait(struct task_queue *q, struct task *t)
 	}
 	pthread_mutex_unlock(&q->lock);
 	return found;
+}
+
+size_t queue_try_pop_many(struct task_queue *q, struct task *out,
+			  size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&q->lock);
+	while (q->count && n < max)
+		take(q, &out[n++]);
+	pthread_mutex_unlock(&q->lock);
+	return n;
+}
+
+int queue_pop_timed(struct task_queue *q, struct task *t,
+		    unsigned timeout_ms)
+{
+	struct timespec deadline;
+	int ret = 0;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_nsec += (long)timeout_ms * 1000000;
+	deadline.tv_sec += deadline.tv_nsec / 1000000000;
+	deadline.tv_nsec %= 1000000000;
+	pthread_mutex_lock(&q->lock);
+	while (!q->count && !q->closed &&
+	       pthread_cond_timedwait(&q->not_empty, &q->lock,
+				      &deadline) == 0)
+		;
+	if (q->count) {
+		take(q, t);
+		ret = 1;
+	} else if (q->closed) {
+		ret = -1;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
+bool queue_drained(struct task_queue *q)
+{
+	bool drained;
+
+	pthread_mutex_lock(&q->lock);
+	drained = q->closed && q->count == 0;
+	pthread_mutex_unlock(&q->lock);
+	return drained;
 }
 
 void queue_close(struct task_queue *q)

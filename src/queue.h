@@ -13,7 +13,16 @@
 struct task {
 	char *path;		/* owned by the task */
 	bool follow;		/* open through a final symbolic link */
+	bool large;		/* at least LARGE_FILE_BYTES when walked */
 };
+
+/*
+ * Files from this size on are queued apart, so that loops take them one
+ * at a time each: one loop holding several while another has none would
+ * leave a core idle at the end. At 2 GB/s such a file takes 32 ms or
+ * more, against tens of microseconds for a small one.
+ */
+#define LARGE_FILE_BYTES (64ull << 20)
 
 struct task_queue {
 	pthread_mutex_t lock;
@@ -38,6 +47,20 @@ bool queue_try_pop(struct task_queue *q, struct task *t);
 /* Waits for a task; false once the queue is closed and empty. */
 bool queue_pop_wait(struct task_queue *q, struct task *t);
 
+/* Takes up to max tasks without waiting; returns how many. */
+size_t queue_try_pop_many(struct task_queue *q, struct task *out,
+			  size_t max);
+
+/*
+ * Waits at most timeout_ms for a task. Returns 1 with *t set, 0 when the
+ * time ran out, or -1 once the queue is closed and empty.
+ */
+int queue_pop_timed(struct task_queue *q, struct task *t,
+		    unsigned timeout_ms);
+
 void queue_close(struct task_queue *q);
+
+/* True once the queue is closed and empty. */
+bool queue_drained(struct task_queue *q);
 
 #endif

@@ -82,12 +82,17 @@ static void write_loops(struct strbuf *sb, const struct mx_batch *b)
 
 		strbuf_printf(sb, "%s{\"id\":%u,\"files\":%llu,\"bytes\":%llu,"
 			      "\"reads\":%llu,\"busy_fraction\":%.4f,"
-			      "\"max_reads_in_flight\":%u}", i ? "," : "",
+			      "\"max_reads_in_flight\":%u,\"steals\":%llu,"
+			      "\"refills\":%llu,\"large_files\":%llu}",
+			      i ? "," : "",
 			      r->id, (unsigned long long)r->files,
 			      (unsigned long long)(r->content_bytes +
 						   r->parser_bytes),
 			      (unsigned long long)r->reads, r->busy_fraction,
-			      r->max_reads_in_flight);
+			      r->max_reads_in_flight,
+			      (unsigned long long)r->steals,
+			      (unsigned long long)r->refills,
+			      (unsigned long long)r->large_files);
 	}
 	strbuf_puts(sb, "]");
 }
@@ -138,6 +143,7 @@ void stats_finish(struct mx_batch *b)
 	strbuf_printf(&sb, "{\"schema\":1,\"version\":\"%s\",\"files\":%llu,"
 		      "\"files_ok\":%llu,\"files_failed\":%llu,"
 		      "\"files_skipped\":%llu,\"files_unchanged\":%llu,"
+		      "\"steals\":%llu,"
 		      "\"bytes_read\":%llu,"
 		      "\"content_bytes\":%llu,\"parser_bytes\":%llu,"
 		      "\"wall_seconds\":%.6f,\"cpu_user_seconds\":%.6f,"
@@ -148,6 +154,7 @@ void stats_finish(struct mx_batch *b)
 		      (unsigned long long)s->files_failed,
 		      (unsigned long long)s->files_skipped,
 		      (unsigned long long)s->files_unchanged,
+		      (unsigned long long)s->steals,
 		      (unsigned long long)s->bytes_read,
 		      (unsigned long long)s->content_bytes,
 		      (unsigned long long)s->parser_bytes, s->seconds,

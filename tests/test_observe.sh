@@ -137,4 +137,31 @@ if /usr/bin/python3 -c 'import matplotlib' 2>/dev/null; then
 	check "plot of bench is a PNG" PNG "$(head -c4 "$work/bench.png" | tail -c3)"
 fi
 
+# Work stealing: two large (sparse) files among small ones go to both
+# loops, one each, and every file is counted once across the loops.
+mkdir -p "$work/mixed"
+for i in 1 2; do
+	truncate -s 1G "$work/mixed/large$i"
+	printf 'data' | dd of="$work/mixed/large$i" bs=1 seek=$((900 << 20)) \
+		conv=notrunc status=none
+done
+for i in $(seq 1 300); do printf '%s' "$i" >"$work/mixed/small$i"; done
+"$mx" -q -j2 --stats="$work/mixed.json" "$work/mixed" >/dev/null
+check "large files: one per loop" "1 1" "$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(*[loop["large_files"] for loop in d["loops"]])
+' "$work/mixed.json")"
+check "files counted once across loops" 302 "$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(sum(loop["files"] for loop in d["loops"]))
+' "$work/mixed.json")"
+check "steals reported" yes "$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+ok = d["steals"] == sum(loop["steals"] for loop in d["loops"])
+print("yes" if ok else "no")
+' "$work/mixed.json")"
+
 finish_checks

@@ -502,11 +502,12 @@ static void print_summary(const struct mx_summary *s)
 		fprintf(stderr,
 			"metaextract: %llu reads, latency p50 %.0f us, p90 %.0f "
 			"us, p99 %.0f us, p99.9 %.0f us, max %.0f us; CPU %.2f s "
-			"user, %.2f s system\n", (unsigned long long)s->reads,
+			"user, %.2f s system; %llu files stolen between "
+			"loops\n", (unsigned long long)s->reads,
 			s->latency_p50_us, s->latency_p90_us,
 			s->latency_p99_us, s->latency_p999_us,
 			s->latency_max_us, s->cpu_user_seconds,
-			s->cpu_system_seconds);
+			s->cpu_system_seconds, (unsigned long long)s->steals);
 }
 
 /* True when path names the index or one of its WAL files. */
