@@ -91,6 +91,9 @@ struct mx_config {
 					   together; 0 for no limit */
 	bool direct;			/* O_DIRECT where the file system
 					   takes it, else buffered */
+	bool auto_direct;		/* without direct: O_DIRECT for files
+					   of 64 MiB or more that are mostly
+					   not in the page cache */
 	enum mx_io io;
 	bool drop_cache;		/* drop pages from the page cache once
 					   they are consumed */

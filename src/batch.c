@@ -47,6 +47,7 @@ void mx_config_init(struct mx_config *cfg)
 	cfg->max_depth = 32;
 	cfg->probe_size = 5000000;	/* FFmpeg's own defaults */
 	cfg->analyze_duration = 5;
+	cfg->auto_direct = true;
 	cfg->isolate_parsers = true;
 	cfg->parse_timeout = 300;
 	cfg->parse_stall_timeout = 60;

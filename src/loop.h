@@ -77,7 +77,8 @@ struct file {
 	unsigned win_count;
 	bool failed;
 	bool identified;
-	bool direct;			/* opened with O_DIRECT */
+	bool direct;			/* read with O_DIRECT */
+	bool auto_direct;		/* O_DIRECT chosen from the cache state */
 	bool sparse;			/* fewer blocks than its size needs */
 	uint64_t data_end;		/* end of the data run at next_read */
 	uint64_t hole_bytes;		/* zeros fed to digests unread */

@@ -142,10 +142,12 @@ for opt in --files-from --null --follow --one-file-system --digest \
 	--no-content --no-type --no-parse --max-objects --max-tags --threads \
 	--chunk-size --buffers --queue-depth --files-in-flight --output \
 	--quiet --verbose --version --direct --max-rate --progress --io \
-	--drop-cache \
-	--progress-interval --stats; do
+	--drop-cache --progress-interval --stats --format --rescan \
+	--retry-failed --prune-missing --parser-isolation --parse-timeout \
+	--parse-stall-timeout --parser-memory --parser-recycle --max-depth \
+	--probe-size --analyze-duration; do
 	check "--help documents $opt" 1 \
-		"$(grep -cE -- "^ +(-[a-zA-Z0-9], )?$opt([= ]|$)" "$work/out")"
+		"$(grep -cE -- "^ +(-[a-zA-Z0-9], )?$opt([=[ ]|$)" "$work/out")"
 done
 
 # Bounds on work: HDF5 group nesting and libavformat's stream analysis.
@@ -160,5 +162,33 @@ check "--probe-size=32 still finds the codecs" 1 \
 check "--max-depth=65 rejected" 2 $?
 "$mx" -q --probe-size=16 "$data/gen_chapters.mkv" >/dev/null 2>&1
 check "--probe-size=16 rejected" 2 $?
+
+# --direct=auto: a large file that is not cached is read with O_DIRECT,
+# a cached one buffered. Skipped where the file system has no O_DIRECT.
+head -c $((80 << 20)) /dev/urandom >"$work/large.bin"
+if dd if="$work/large.bin" of=/dev/null bs=1M count=1 iflag=direct \
+	status=none 2>/dev/null; then
+	sync
+	python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$work/large.bin"
+	"$mx" -q -d sha256 "$work/large.bin" >"$work/out"
+	check "uncached large file read with O_DIRECT" 1 \
+		"$(grep -c '"direct":true,"direct_chosen":true' "$work/out")"
+	check "O_DIRECT digest right" 1 "$(grep -c "$(sha256sum \
+		"$work/large.bin" | cut -d' ' -f1)" "$work/out")"
+	cat "$work/large.bin" >/dev/null
+	"$mx" -q "$work/large.bin" >"$work/out"
+	check "cached large file read buffered" 0 \
+		"$(grep -c '"direct"' "$work/out")"
+	python3 -c 'import os, sys
+fd = os.open(sys.argv[1], os.O_RDONLY)
+os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)' "$work/large.bin"
+	"$mx" -q --direct=never "$work/large.bin" >"$work/out"
+	check "--direct=never keeps buffered reads" 0 \
+		"$(grep -c '"direct"' "$work/out")"
+fi
+"$mx" -q --direct=sometimes "$work/a.txt" >/dev/null 2>&1
+check "--direct=sometimes rejected" 2 $?
 
 finish_checks

@@ -269,6 +269,7 @@ static int run_once(const struct bench *bn, uint32_t chunk, unsigned depth,
 	cfg.identify = false;
 	cfg.parse = false;
 	cfg.direct = bn->direct;
+	cfg.auto_direct = false;	/* bench measures the mode it is given */
 	cfg.chunk_size = chunk;
 	cfg.queue_depth = depth;
 	cfg.buffers = buffers_for(chunk, depth);

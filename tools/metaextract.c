@@ -106,9 +106,12 @@ static const char usage_text[] =
 "      --io=BACKEND         'uring' (io_uring only), 'pool' (pread on a\n"
 "                           thread pool per loop, the portable backend), or\n"
 "                           'auto' (the default: io_uring, else the pool)\n"
-"      --direct             read with O_DIRECT, bypassing the page cache,\n"
-"                           where the file system allows it (else buffered;\n"
-"                           each record's read.direct says which)\n"
+"      --direct[=MODE]      O_DIRECT reads, bypassing the page cache, where\n"
+"                           the file system allows them: 'always' (the\n"
+"                           mode of a bare --direct), 'never', or 'auto'\n"
+"                           (the default: for files of 64 MiB or more that\n"
+"                           are mostly not cached); read.direct in each\n"
+"                           record says what was used\n"
 "      --max-rate=RATE      read at most RATE bytes per second over all\n"
 "                           loops together, with K, M or G suffixes (powers\n"
 "                           of 1024) (default: no limit)\n"
@@ -201,7 +204,7 @@ static const struct option long_options[] = {
 	{ "queue-depth", required_argument, NULL, OPT_QUEUE_DEPTH },
 	{ "files-in-flight", required_argument, NULL, OPT_FILES_IN_FLIGHT },
 	{ "max-rate", required_argument, NULL, OPT_MAX_RATE },
-	{ "direct", no_argument, NULL, OPT_DIRECT },
+	{ "direct", optional_argument, NULL, OPT_DIRECT },
 	{ "io", required_argument, NULL, OPT_IO },
 	{ "drop-cache", no_argument, NULL, OPT_DROP_CACHE },
 	{ "output", required_argument, NULL, 'o' },
@@ -673,7 +676,20 @@ static void parse_options(struct cli *cli, int argc, char **argv)
 		case OPT_MAX_RATE:
 			cfg->max_rate = parse_bytes("max-rate", optarg, false);
 			break;
-		case OPT_DIRECT: cfg->direct = true; break;
+		case OPT_DIRECT:
+			if (!optarg || strcmp(optarg, "always") == 0) {
+				cfg->direct = true;
+			} else if (strcmp(optarg, "auto") == 0) {
+				cfg->direct = false;
+				cfg->auto_direct = true;
+			} else if (strcmp(optarg, "never") == 0) {
+				cfg->direct = false;
+				cfg->auto_direct = false;
+			} else {
+				fail_usage("invalid value '%s' for --direct: use "
+					   "auto, always or never", optarg);
+			}
+			break;
 		case OPT_DROP_CACHE: cfg->drop_cache = true; break;
 		case OPT_IO:
 			if (strcmp(optarg, "auto") == 0)
