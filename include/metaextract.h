@@ -310,6 +310,40 @@ MX_API void mx_batch_cancel(struct mx_batch *b);
  */
 MX_API int mx_batch_finish(struct mx_batch *b, struct mx_summary *sum);
 
+/*
+ * Asynchronous batches, for callers with an event loop of their own.
+ * Paths go in with mx_batch_submit(), which never blocks, and records come
+ * out with mx_batch_poll(). The descriptor of mx_batch_eventfd() is
+ * readable while records wait: call mx_batch_poll() until it returns 0,
+ * then wait on the descriptor again. Submission and polling are
+ * thread-safe. After mx_batch_close_input(), mx_batch_poll() returns
+ * -ENODATA once every record is out; then call mx_batch_finish(), which
+ * drops records still waiting when called earlier.
+ */
+MX_API int mx_batch_new_async(const struct mx_config *cfg,
+			      struct mx_batch **out);
+
+/*
+ * Queues a path (a file, or a tree walked by the batch's own walker
+ * thread). Returns 0, -EAGAIN when 1024 paths wait (poll and retry),
+ * -EPIPE after mx_batch_close_input(), -ECANCELED, or -EINVAL for a batch
+ * made by mx_batch_new().
+ */
+MX_API int mx_batch_submit(struct mx_batch *b, const char *path);
+
+/* Ends the input: paths submitted so far still get their records. */
+MX_API void mx_batch_close_input(struct mx_batch *b);
+
+/* Returns the batch's eventfd, or -EINVAL for a callback batch. */
+MX_API int mx_batch_eventfd(const struct mx_batch *b);
+
+/*
+ * Takes one record: returns 1 and stores it in *rec (the caller frees it
+ * with mx_record_free()), 0 when none waits now, -ENODATA when the input
+ * is closed and every record was taken, or another negative errno.
+ */
+MX_API int mx_batch_poll(struct mx_batch *b, struct mx_record **rec);
+
 /* Frees a batch after mx_batch_finish(), and its summary's stats_json. */
 MX_API void mx_batch_free(struct mx_batch *b);
 

@@ -296,6 +296,9 @@ void batch_emit(struct mx_batch *b, struct mx_record *rec)
 	if (b->keep && !*b->keep) {
 		*b->keep = rec;
 		rec = NULL;
+	} else if (b->async) {
+		async_push(b, rec);
+		rec = NULL;
 	} else if (b->fn) {
 		record_kept = false;
 		b->fn(rec, b->arg);
@@ -434,6 +437,7 @@ static void destroy_deques(struct mx_batch *b)
 
 static void batch_free(struct mx_batch *b)
 {
+	async_free(b);
 	destroy_deques(b);
 	queue_destroy(&b->queue);
 	queue_destroy(&b->large_queue);
@@ -466,8 +470,8 @@ static int start_loops(struct mx_batch *b)
 	return ret;
 }
 
-int mx_batch_new(const struct mx_config *cfg, mx_record_fn fn, void *arg,
-		 struct mx_batch **out)
+static int batch_new(const struct mx_config *cfg, mx_record_fn fn, void *arg,
+		     bool async, struct mx_batch **out)
 {
 	struct mx_batch *b;
 	char msg[160];
@@ -511,7 +515,14 @@ int mx_batch_new(const struct mx_config *cfg, mx_record_fn fn, void *arg,
 		b->sum.registered_buffers = false;
 	raise_nofile();
 	isolate_setup(b);
+	ret = async ? async_init(b) : 0;
+	if (ret < 0) {
+		batch_free(b);
+		return ret;
+	}
 	ret = start_loops(b);
+	if (ret == 0 && async)
+		ret = async_start(b);
 	if (ret < 0) {
 		stop_loops(b);
 		batch_free(b);
@@ -536,6 +547,17 @@ int mx_batch_add(struct mx_batch *b, const char *path)
 	return ret < 0 && is_cancelled(b) ? -ECANCELED : ret;
 }
 
+int mx_batch_new(const struct mx_config *cfg, mx_record_fn fn, void *arg,
+		 struct mx_batch **out)
+{
+	return batch_new(cfg, fn, arg, false, out);
+}
+
+int mx_batch_new_async(const struct mx_config *cfg, struct mx_batch **out)
+{
+	return batch_new(cfg, NULL, NULL, true, out);
+}
+
 void mx_batch_set_filter(struct mx_batch *b, mx_filter_fn fn, void *arg)
 {
 	b->filter = fn;
@@ -546,6 +568,8 @@ void mx_batch_cancel(struct mx_batch *b)
 {
 	atomic_store(&b->cancelled, true);
 	/* Wakes a walker blocked on a full queue and loops waiting for work. */
+	if (b->async)
+		queue_close(&b->submitted);
 	queue_close(&b->queue);
 	queue_close(&b->large_queue);
 }
@@ -557,6 +581,8 @@ int mx_batch_finish(struct mx_batch *b, struct mx_summary *sum)
 	if (b->finished)
 		return -EINVAL;
 	b->finished = true;
+	if (b->async)
+		async_finish(b);
 	atomic_store(&b->adding_done, true);
 	stop_loops(b);
 	clock_gettime(CLOCK_MONOTONIC, &now);

@@ -98,7 +98,42 @@ struct mx_batch {
 	char setup_message[256];
 
 	struct timespec t_start;
+
+	/* Asynchronous batches (async.c). */
+	bool async;
+	int event_fd;			/* readable while records wait */
+	struct task_queue submitted;	/* paths from mx_batch_submit() */
+	pthread_t walker;
+	bool walker_started;
+	pthread_mutex_t records_lock;
+	pthread_cond_t records_not_full;
+	struct mx_record **records;	/* ring of ASYNC_RECORD_SLOTS */
+	size_t records_head;
+	size_t records_count;
+	bool discard;			/* finishing: free records instead */
+	atomic_uint loops_running;
+	atomic_bool walk_finished;
 };
+
+/* Records an asynchronous batch keeps for mx_batch_poll() at most. */
+#define ASYNC_RECORD_SLOTS 1024
+
+/* Sets up the asynchronous parts before the loops start. */
+int async_init(struct mx_batch *b);
+
+/* Starts the thread that walks submitted paths, after the loops. */
+int async_start(struct mx_batch *b);
+
+/* Queues a finished record for mx_batch_poll(); blocks while full. */
+void async_push(struct mx_batch *b, struct mx_record *rec);
+
+/* Called by each loop as it ends. */
+void async_loop_ended(struct mx_batch *b);
+
+/* Stops taking paths, waits for the walker, and drops waiting records. */
+void async_finish(struct mx_batch *b);
+
+void async_free(struct mx_batch *b);
 
 /* Makes an error record for a queued path that could not be started. */
 void batch_fail_task(struct mx_batch *b, char *path, int err);

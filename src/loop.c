@@ -221,6 +221,8 @@ static void *loop_main(void *arg)
 	pthread_mutex_unlock(&b->start_lock);
 	if (ret == 0)
 		loop_run(l);
+	if (b->async)
+		async_loop_ended(b);
 	return NULL;
 }
 

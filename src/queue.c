@@ -48,6 +48,24 @@ int queue_push(struct task_queue *q, struct task t)
 	return 0;
 }
 
+int queue_try_push(struct task_queue *q, struct task t)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&q->lock);
+	if (q->closed) {
+		ret = -EPIPE;
+	} else if (q->count == q->cap) {
+		ret = -EAGAIN;
+	} else {
+		q->items[(q->head + q->count) % q->cap] = t;
+		q->count++;
+		pthread_cond_signal(&q->not_empty);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return ret;
+}
+
 static void take(struct task_queue *q, struct task *t)
 {
 	*t = q->items[q->head];

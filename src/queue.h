@@ -41,6 +41,9 @@ void queue_destroy(struct task_queue *q);
 /* Blocks while full. Returns 0, or -EPIPE after queue_close(). */
 int queue_push(struct task_queue *q, struct task t);
 
+/* Pushes without waiting. Returns 0, -EAGAIN when full, or -EPIPE. */
+int queue_try_push(struct task_queue *q, struct task t);
+
 /* Takes a task without waiting; false when the queue is empty. */
 bool queue_try_pop(struct task_queue *q, struct task *t);
 
