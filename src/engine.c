@@ -8,7 +8,8 @@
  * Reads complete in any order. Each file keeps its chunks in a window in
  * offset order and consumes the head of the window only, so digests see
  * the bytes in order. A short read is resubmitted for the rest of its
- * chunk; -EAGAIN and -EINTR are retried a bounded number of times.
+ * chunk; -EAGAIN and -EINTR are retried up to 16 times, after pauses
+ * that double from 1 ms, with jitter.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -294,6 +295,90 @@ static int submit_chunk(struct loop *l, struct chunk *c)
 }
 
 /*
+ * Arms the loop's one timer to wake it after ns nanoseconds, unless it is
+ * armed already: a refill or a retry then waits at most until that timer
+ * fires, and the loop arms it again for what is still waiting.
+ */
+static void arm_timer(struct loop *l, uint64_t ns)
+{
+	if (l->timer_pending)
+		return;
+	l->timer.tv_sec = (long long)(ns / 1000000000u);
+	l->timer.tv_nsec = (long long)(ns % 1000000000u);
+	if (ring_timeout(&l->ring, &l->timer, TAG_TIMER) == 0) {
+		l->timer_pending = true;
+		l->ops_inflight++;
+	}
+}
+
+/*
+ * Reads that fail with EAGAIN or EINTR are tried again after a pause that
+ * doubles from 1 ms up to 1 s, half of it random, so that loops hit by the
+ * same hiccup of the storage do not all come back at the same moment.
+ */
+#define RETRY_BASE_NS 1000000ull
+#define RETRY_MAX_NS 1000000000ull
+
+static uint64_t retry_delay_ns(struct loop *l, unsigned attempt)
+{
+	uint64_t delay = RETRY_BASE_NS << (attempt < 11 ? attempt - 1 : 10);
+	uint64_t x = l->random_state ? l->random_state :
+		     now_ns() ^ ((uint64_t)l->id << 32) ^ 0x9e3779b97f4a7c15u;
+
+	if (delay > RETRY_MAX_NS)
+		delay = RETRY_MAX_NS;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	l->random_state = x;
+	return delay / 2 + x % (delay / 2 + 1);
+}
+
+static void schedule_retry(struct loop *l, struct chunk *c)
+{
+	uint64_t delay = retry_delay_ns(l, c->attempts);
+
+	c->retry_at_ns = now_ns() + delay;
+	c->next_free = l->retries;
+	l->retries = c;
+	arm_timer(l, delay);
+}
+
+static void drain(struct loop *l, struct file *f);
+static int submit_chunk(struct loop *l, struct chunk *c);
+static void chunk_failed(struct file *f, struct chunk *c, int err);
+
+/* Resubmits the reads whose pause is over, and rearms the timer. */
+static void run_retries(struct loop *l)
+{
+	struct chunk **link = &l->retries, *c;
+	uint64_t now = now_ns(), next = 0;
+
+	while ((c = *link) != NULL) {
+		struct file *f = c->file;
+		int ret = 0;
+
+		if (c->retry_at_ns > now) {
+			if (!next || c->retry_at_ns < next)
+				next = c->retry_at_ns;
+			link = &c->next_free;
+			continue;
+		}
+		*link = c->next_free;
+		c->next_free = NULL;
+		if (!f->failed && (ret = submit_chunk(l, c)) == 0)
+			continue;
+		if (ret < 0)
+			chunk_failed(f, c, ret);
+		c->done = true;
+		f->inflight--;
+		drain(l, f);
+	}
+	if (next)
+		arm_timer(l, next - now);
+}
+
+/*
  * Takes bytes from the batch's --max-rate bucket, shared by the loops so
  * that one loop reading one file may use the whole rate. When the bucket
  * is short, arms a ring timeout for when it will hold enough and returns
@@ -321,15 +406,7 @@ static bool take_tokens(struct loop *l, uint64_t bytes)
 	pthread_mutex_unlock(&rl->lock);
 	if (wait == 0)
 		return true;
-	if (!l->timer_pending) {
-		l->timer.tv_sec = (long long)wait;
-		l->timer.tv_nsec = (long long)((wait - (double)l->timer.tv_sec) *
-					       1e9) + 1;
-		if (ring_timeout(&l->ring, &l->timer, TAG_TIMER) == 0) {
-			l->timer_pending = true;
-			l->ops_inflight++;
-		}
-	}
+	arm_timer(l, (uint64_t)(wait * 1e9) + 1);
 	return false;
 }
 
@@ -531,10 +608,8 @@ static bool read_continues(struct loop *l, struct chunk *c, int res)
 
 	if ((res == -EAGAIN || res == -EINTR) &&
 	    ++c->attempts < READ_ATTEMPTS_MAX) {
-		ret = submit_chunk(l, c);
-		if (ret == 0)
-			return true;
-		res = ret;
+		schedule_retry(l, c);
+		return true;
 	}
 	if (res <= 0) {
 		chunk_failed(f, c, res);
@@ -1006,6 +1081,8 @@ void loop_run(struct loop *l)
 			for (i = 0; i < n; i++)
 				handle(l, &done[i]);
 		} while (n == 64);
+		if (l->retries && !l->timer_pending)
+			run_retries(l);
 	}
 	drop_tasks(l);
 }

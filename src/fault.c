@@ -10,6 +10,7 @@
 #include "log.h"
 
 static unsigned long read_error_at;	/* 0: none */
+static unsigned long again_reads;
 static bool short_reads;
 static unsigned long delay_us;
 static atomic_ulong reads_seen;
@@ -26,6 +27,8 @@ static void parse_faults(void)
 	     item = strtok_r(NULL, ",", &save)) {
 		if (strncmp(item, "read_error=", 11) == 0)
 			read_error_at = strtoul(item + 11, NULL, 10);
+		else if (strncmp(item, "again_reads=", 12) == 0)
+			again_reads = strtoul(item + 12, NULL, 10);
 		else if (strcmp(item, "short_reads") == 0)
 			short_reads = true;
 		else if (strncmp(item, "delay_us=", 9) == 0)
@@ -53,6 +56,8 @@ int fault_read(int res)
 	}
 	if (read_error_at && n == read_error_at)
 		return -EIO;
+	if (n <= again_reads)
+		return -EAGAIN;
 	/* Halves stay whole 4 KiB blocks where they can, for O_DIRECT. */
 	if (short_reads && res >= 8192)
 		return (res / 2) & ~4095;

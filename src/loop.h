@@ -56,7 +56,8 @@ struct chunk {
 	bool done;
 	bool hole;			/* zeros of a sparse file, not read */
 	uint64_t submitted_ns;		/* for the latency histogram */
-	struct chunk *next_free;
+	uint64_t retry_at_ns;		/* on the retry list: when to resubmit */
+	struct chunk *next_free;	/* also links the retry list */
 };
 
 struct file {
@@ -144,9 +145,11 @@ struct loop {
 	unsigned reads_inflight;
 	uint64_t chunks_consumed;	/* shows progress without reads */
 
-	/* --max-rate: wakes the loop when the shared bucket refills. */
+	/* Wakes the loop for --max-rate refills and read retries. */
 	bool timer_pending;
 	struct __kernel_timespec timer;
+	struct chunk *retries;		/* reads waiting to be tried again */
+	uint64_t random_state;		/* xorshift64, for retry jitter */
 };
 
 static inline bool cancelled(const struct loop *l)

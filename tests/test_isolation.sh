@@ -120,6 +120,22 @@ check "delayed completions: digest still right" \
 	"$(sha256sum "$big" | cut -d' ' -f1)" \
 	"$(field big.bin digests/sha256 <"$work/slow.jsonl")"
 
+# Transient errors: reads that fail with EAGAIN are retried after a
+# growing pause, and the record counts the attempts.
+start=$(date +%s%N)
+MX_FAULT=again_reads=5 "$mx" -q -j1 -d sha256 --chunk-size=64K "$big" \
+	>"$work/again.jsonl"
+ms=$((($(date +%s%N) - start) / 1000000))
+check "retried reads: digest right" "$(sha256sum "$big" | cut -d' ' -f1)" \
+	"$(field big.bin digests/sha256 <"$work/again.jsonl")"
+check "retried reads: attempts counted" 1 \
+	"$([ "$(field big.bin read/attempts <"$work/again.jsonl")" -ge 2 ] && echo 1)"
+check "retried reads: backoff waited" 1 "$([ "$ms" -ge 8 ] && echo 1)"
+MX_FAULT=again_reads=100 "$mx" -q -j1 --queue-depth=1 --chunk-size=64K \
+	"$big" >"$work/again2.jsonl"
+check "a read that keeps failing gives up" "big.bin|error|read|EAGAIN|None" \
+	"$(summarise <"$work/again2.jsonl")"
+
 # --- truncated and forged files of every format, with their exact
 # statuses. MP3 declares no size, and FLAC is checked only up to its
 # header, so their cut copies parse.
