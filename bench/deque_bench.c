@@ -170,7 +170,7 @@ static int run_once(bool use_deque, unsigned thieves, size_t items,
 	if (use_deque)
 		r.deque = deque_create(1024, capacity, &err);
 	else
-		err = queue_init(&r.queue, capacity);
+		err = queue_init(&r.queue, capacity, NULL);
 	if (err)
 		return err;
 

@@ -67,6 +67,14 @@ enum mx_io {
 	MX_IO_POOL,	/* pread and friends on a thread pool per loop */
 };
 
+/* Which waiting file the loops start next. */
+enum mx_order {
+	MX_ORDER_WALK,		/* as the walker found them */
+	MX_ORDER_SIZE_DESC,	/* largest first */
+	MX_ORDER_SIZE_ASC,	/* smallest first */
+	MX_ORDER_PATH,		/* by path, byte order */
+};
+
 /* Settings of a batch. Fill with mx_config_init(), then change fields. */
 struct mx_config {
 	unsigned threads;		/* worker loops; 0: one per usable core */
@@ -95,6 +103,8 @@ struct mx_config {
 					   of 64 MiB or more that are mostly
 					   not in the page cache */
 	enum mx_io io;
+	enum mx_order order;		/* among the up to 4,096 files the
+					   walker has queued */
 	bool drop_cache;		/* drop pages from the page cache once
 					   they are consumed */
 

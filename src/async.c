@@ -37,7 +37,7 @@ int async_init(struct mx_batch *b)
 	if (b->event_fd < 0)
 		return -errno;
 	b->records = alloc_calloc(ASYNC_RECORD_SLOTS, sizeof(*b->records));
-	if (!b->records || queue_init(&b->submitted, SUBMIT_SLOTS) < 0)
+	if (!b->records || queue_init(&b->submitted, SUBMIT_SLOTS, NULL) < 0)
 		return -ENOMEM;
 	pthread_mutex_init(&b->records_lock, NULL);
 	pthread_cond_init(&b->records_not_full, NULL);

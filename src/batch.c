@@ -71,6 +71,8 @@ static int check_config(const struct mx_config *cfg)
 	if (cfg->io != MX_IO_AUTO && cfg->io != MX_IO_URING &&
 	    cfg->io != MX_IO_POOL)
 		return -EINVAL;
+	if (cfg->order > MX_ORDER_PATH)
+		return -EINVAL;
 	if (!(cfg->parse_timeout >= 0) || !(cfg->parse_stall_timeout >= 0) ||
 	    cfg->parser_recycle < 1)
 		return -EINVAL;
@@ -349,6 +351,7 @@ int batch_enqueue(struct mx_batch *b, char *path, bool follow,
 		.path = path,
 		.follow = follow,
 		.large = st && (uint64_t)st->st_size >= LARGE_FILE_BYTES,
+		.size = st ? (uint64_t)st->st_size : 0,
 	};
 	uint64_t size = st ? (uint64_t)st->st_size : 0;
 	int ret;
@@ -470,6 +473,36 @@ static int start_loops(struct mx_batch *b)
 	return ret;
 }
 
+static bool larger_first(const struct task *a, const struct task *b)
+{
+	return a->size > b->size;
+}
+
+static bool smaller_first(const struct task *a, const struct task *b)
+{
+	return a->size < b->size;
+}
+
+static bool path_first(const struct task *a, const struct task *b)
+{
+	return strcmp(a->path, b->path) < 0;
+}
+
+/*
+ * The order of the walker's queues. It applies to the files waiting in
+ * them, up to QUEUE_SLOTS, not to the whole tree: a total order would
+ * need the whole walk in memory before the first read.
+ */
+static task_order_fn order_fn(enum mx_order order)
+{
+	switch (order) {
+	case MX_ORDER_SIZE_DESC: return larger_first;
+	case MX_ORDER_SIZE_ASC: return smaller_first;
+	case MX_ORDER_PATH: return path_first;
+	default: return NULL;
+	}
+}
+
 static int batch_new(const struct mx_config *cfg, mx_record_fn fn, void *arg,
 		     bool async, struct mx_batch **out)
 {
@@ -503,8 +536,9 @@ static int batch_new(const struct mx_config *cfg, mx_record_fn fn, void *arg,
 	clock_gettime(CLOCK_MONOTONIC, &b->t_start);
 	init_rate(b);
 	if (!b->loops || !b->reports || create_deques(b) < 0 ||
-	    queue_init(&b->queue, QUEUE_SLOTS) < 0 ||
-	    queue_init(&b->large_queue, LARGE_QUEUE_SLOTS) < 0) {
+	    queue_init(&b->queue, QUEUE_SLOTS, order_fn(cfg->order)) < 0 ||
+	    queue_init(&b->large_queue, LARGE_QUEUE_SLOTS,
+		       order_fn(cfg->order)) < 0) {
 		batch_free(b);
 		return -ENOMEM;
 	}

@@ -4,8 +4,9 @@
 #include "alloc.h"
 #include "queue.h"
 
-int queue_init(struct task_queue *q, size_t cap)
+int queue_init(struct task_queue *q, size_t cap, task_order_fn before)
 {
+	q->before = before;
 	q->items = alloc_calloc(cap, sizeof(*q->items));
 	if (!q->items)
 		return -ENOMEM;
@@ -32,6 +33,49 @@ void queue_destroy(struct task_queue *q)
 	q->items = NULL;
 }
 
+/* Adds t at the tail, or into the heap; the caller checked for room. */
+static void put(struct task_queue *q, struct task t)
+{
+	size_t i, parent;
+
+	if (!q->before) {
+		q->items[(q->head + q->count) % q->cap] = t;
+		q->count++;
+		return;
+	}
+	for (i = q->count++; i > 0; i = parent) {
+		parent = (i - 1) / 2;
+		if (!q->before(&t, &q->items[parent]))
+			break;
+		q->items[i] = q->items[parent];
+	}
+	q->items[i] = t;
+}
+
+/* Removes the first task of the heap into *t. */
+static void take_first(struct task_queue *q, struct task *t)
+{
+	struct task last;
+	size_t i = 0, child;
+
+	*t = q->items[0];
+	last = q->items[--q->count];
+	for (;;) {
+		child = 2 * i + 1;
+		if (child >= q->count)
+			break;
+		if (child + 1 < q->count &&
+		    q->before(&q->items[child + 1], &q->items[child]))
+			child++;
+		if (!q->before(&q->items[child], &last))
+			break;
+		q->items[i] = q->items[child];
+		i = child;
+	}
+	if (q->count)
+		q->items[i] = last;
+}
+
 int queue_push(struct task_queue *q, struct task t)
 {
 	pthread_mutex_lock(&q->lock);
@@ -41,8 +85,7 @@ int queue_push(struct task_queue *q, struct task t)
 		pthread_mutex_unlock(&q->lock);
 		return -EPIPE;
 	}
-	q->items[(q->head + q->count) % q->cap] = t;
-	q->count++;
+	put(q, t);
 	pthread_cond_signal(&q->not_empty);
 	pthread_mutex_unlock(&q->lock);
 	return 0;
@@ -58,8 +101,7 @@ int queue_try_push(struct task_queue *q, struct task t)
 	} else if (q->count == q->cap) {
 		ret = -EAGAIN;
 	} else {
-		q->items[(q->head + q->count) % q->cap] = t;
-		q->count++;
+		put(q, t);
 		pthread_cond_signal(&q->not_empty);
 	}
 	pthread_mutex_unlock(&q->lock);
@@ -68,9 +110,13 @@ int queue_try_push(struct task_queue *q, struct task t)
 
 static void take(struct task_queue *q, struct task *t)
 {
-	*t = q->items[q->head];
-	q->head = (q->head + 1) % q->cap;
-	q->count--;
+	if (q->before) {
+		take_first(q, t);
+	} else {
+		*t = q->items[q->head];
+		q->head = (q->head + 1) % q->cap;
+		q->count--;
+	}
 	pthread_cond_signal(&q->not_full);
 }
 

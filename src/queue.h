@@ -9,12 +9,17 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct task {
 	char *path;		/* owned by the task */
 	bool follow;		/* open through a final symbolic link */
 	bool large;		/* at least LARGE_FILE_BYTES when walked */
+	uint64_t size;		/* when walked */
 };
+
+/* True when a is to run before b; NULL keeps the order of arrival. */
+typedef bool (*task_order_fn)(const struct task *a, const struct task *b);
 
 /*
  * Files from this size on are queued apart, so that loops take them one
@@ -33,9 +38,14 @@ struct task_queue {
 	size_t head;
 	size_t count;
 	bool closed;		/* no more pushes; pops drain what is left */
+	task_order_fn before;	/* set: items form a binary heap */
 };
 
-int queue_init(struct task_queue *q, size_t cap);
+/*
+ * Sets up an empty queue of cap tasks, taken in the order of arrival, or
+ * by before() among those waiting when it is not NULL.
+ */
+int queue_init(struct task_queue *q, size_t cap, task_order_fn before);
 void queue_destroy(struct task_queue *q);
 
 /* Blocks while full. Returns 0, or -EPIPE after queue_close(). */

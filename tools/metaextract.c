@@ -101,6 +101,10 @@ static const char usage_text[] =
 "      --queue-depth=N      reads in flight per file, at most --buffers\n"
 "                           (default: 4)\n"
 "      --files-in-flight=N  files open at once per loop (default: 32)\n"
+"      --order=ORDER        which queued file starts next: 'walk' (as found,\n"
+"                           the default), 'size-desc', 'size-asc' or 'path';\n"
+"                           it orders the up to 4096 files the walker has\n"
+"                           queued ahead of the loops, not the whole tree\n"
 "      --drop-cache         drop each file's pages from the page cache once\n"
 "                           read, so a long scan leaves the cache to others\n"
 "      --io=BACKEND         'uring' (io_uring only), 'pool' (pread on a\n"
@@ -185,6 +189,7 @@ enum long_only {
 	OPT_MAX_DEPTH,
 	OPT_PROBE_SIZE,
 	OPT_ANALYZE_DURATION,
+	OPT_ORDER,
 };
 
 static const struct option long_options[] = {
@@ -221,6 +226,7 @@ static const struct option long_options[] = {
 	{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
 	{ "probe-size", required_argument, NULL, OPT_PROBE_SIZE },
 	{ "analyze-duration", required_argument, NULL, OPT_ANALYZE_DURATION },
+	{ "order", required_argument, NULL, OPT_ORDER },
 	{ "progress", required_argument, NULL, OPT_PROGRESS },
 	{ "progress-interval", required_argument, NULL, OPT_PROGRESS_INTERVAL },
 	{ "stats", required_argument, NULL, OPT_STATS },
@@ -738,6 +744,20 @@ static void parse_options(struct cli *cli, int argc, char **argv)
 		case OPT_PARSER_MEMORY:
 			cfg->parser_memory = parse_bytes("parser-memory", optarg,
 							 true);
+			break;
+		case OPT_ORDER:
+			if (strcmp(optarg, "walk") == 0)
+				cfg->order = MX_ORDER_WALK;
+			else if (strcmp(optarg, "size-desc") == 0)
+				cfg->order = MX_ORDER_SIZE_DESC;
+			else if (strcmp(optarg, "size-asc") == 0)
+				cfg->order = MX_ORDER_SIZE_ASC;
+			else if (strcmp(optarg, "path") == 0)
+				cfg->order = MX_ORDER_PATH;
+			else
+				fail_usage("invalid value '%s' for --order: use "
+					   "walk, size-desc, size-asc or path",
+					   optarg);
 			break;
 		case OPT_MAX_DEPTH:
 			cfg->max_depth = parse_count("max-depth", optarg, 1, 64);
