@@ -74,7 +74,8 @@ static int check_config(const struct mx_config *cfg)
 	if (cfg->order > MX_ORDER_PATH)
 		return -EINVAL;
 	if (!(cfg->parse_timeout >= 0) || !(cfg->parse_stall_timeout >= 0) ||
-	    cfg->parser_recycle < 1)
+	    cfg->parser_recycle < 1 ||
+	    (cfg->parser_memory && cfg->parser_memory < (128ull << 20)))
 		return -EINVAL;
 	if (cfg->max_depth < 1 || cfg->max_depth > 64 ||
 	    cfg->probe_size < 32 || cfg->probe_size > INT32_MAX ||
@@ -233,14 +234,36 @@ static void fit_buffers(struct mx_batch *b)
 }
 
 /* Directory walks and many files in flight need descriptors. */
-static void raise_nofile(void)
+/*
+ * Directory walks and many files in flight need descriptors: raises the
+ * soft limit to the hard one, and where even that is short of what the
+ * loops would hold open (their files, rings, parser workers, and some for
+ * the walk and the caller), opens fewer files at once per loop.
+ */
+static void fit_nofile(struct mx_batch *b)
 {
+	struct mx_config *cfg = &b->cfg;
+	unsigned long long need, per_loop;
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
 	}
+	need = (unsigned long long)b->nloops * (cfg->files_in_flight + 8) + 64;
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+		return;
+	per_loop = rl.rlim_cur > 64 + 9ull * b->nloops ?
+		   (rl.rlim_cur - 64) / b->nloops - 8 : 1;
+	mx_log(MX_LOG_WARN, "engine", "RLIMIT_NOFILE %llu is too low for %u "
+	       "loops x %u files in flight; opening %llu files at once per "
+	       "loop (raise the limit with ulimit -n, or use fewer --threads)",
+	       (unsigned long long)rl.rlim_cur, b->nloops,
+	       cfg->files_in_flight, per_loop);
+	cfg->files_in_flight = (unsigned)per_loop;
 }
 
 /* Counts a failed record under "stage:errno"; the caller holds emit_lock. */
@@ -456,13 +479,17 @@ static void batch_free(struct mx_batch *b)
 
 static int start_loops(struct mx_batch *b)
 {
-	unsigned i;
+	unsigned started = 0;
 	int ret = 0;
 
-	for (i = 0; i < b->nloops && ret == 0; i++)
-		ret = loop_start(b, i, &b->loops[i]);
+	while (started < b->nloops && ret == 0) {
+		ret = loop_start(b, started, &b->loops[started]);
+		if (ret == 0)
+			started++;
+	}
+	/* Only the threads that exist report; a failed start has none. */
 	pthread_mutex_lock(&b->start_lock);
-	while (b->loops_ready < i)
+	while (b->loops_ready < started)
 		pthread_cond_wait(&b->started, &b->start_lock);
 	if (ret == 0)
 		ret = b->setup_error;
@@ -547,7 +574,7 @@ static int batch_new(const struct mx_config *cfg, mx_record_fn fn, void *arg,
 	fit_buffers(b);
 	if (!b->register_buffers)
 		b->sum.registered_buffers = false;
-	raise_nofile();
+	fit_nofile(b);
 	isolate_setup(b);
 	ret = async ? async_init(b) : 0;
 	if (ret < 0) {

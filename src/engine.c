@@ -144,6 +144,7 @@ static void put_outcome(struct file *f, const struct parse_result *res,
 		[PARSE_CRASHED] = "crash",
 		[PARSE_TIMED_OUT] = "timeout",
 		[PARSE_UNAVAILABLE] = "unavailable",
+		[PARSE_CANCELLED] = NULL,
 	};
 	struct arena *a = &f->rec->arena;
 	struct mx_value *e = val_find(f->rec->root, "error");
@@ -155,7 +156,8 @@ static void put_outcome(struct file *f, const struct parse_result *res,
 			val_put_cstring(a, e, "parser_outcome", "memory");
 		return;
 	}
-	val_put_cstring(a, e, "parser_outcome", names[res->outcome]);
+	if (names[res->outcome])
+		val_put_cstring(a, e, "parser_outcome", names[res->outcome]);
 	if (res->signal)
 		val_put(a, e, "signal", val_cstring(a, arena_printf(a, "SIG%s",
 			sigabbrev_np(res->signal))));

@@ -56,8 +56,9 @@ static int start_worker(struct loop *l, struct parser_worker *w)
 	const struct mx_config *cfg = &l->batch->cfg;
 	posix_spawn_file_actions_t actions;
 	posix_spawnattr_t attr;
-	char memory[32];
-	char *argv[] = { "metaextract-parser", "--memory", memory, NULL };
+	char memory[32], parent[32];
+	char *argv[] = { "metaextract-parser", "--memory", memory, "--parent",
+			 parent, NULL };
 	sigset_t none;
 	int sv[2], shm, ret;
 	void *page;
@@ -77,6 +78,7 @@ static int start_worker(struct loop *l, struct parser_worker *w)
 	}
 	snprintf(memory, sizeof(memory), "%llu",
 		 (unsigned long long)cfg->parser_memory);
+	snprintf(parent, sizeof(parent), "%d", (int)getpid());
 	posix_spawn_file_actions_init(&actions);
 	posix_spawn_file_actions_adddup2(&actions, sv[1], WORKER_SOCKET_FD);
 	posix_spawn_file_actions_adddup2(&actions, shm, WORKER_SHARED_FD);
@@ -206,14 +208,15 @@ static uint64_t ms_since(uint64_t start_ns)
 /*
  * Reads len bytes of the response, waiting at most until the worker has
  * run cfg.parse_timeout seconds in all, or parse_stall_timeout seconds
- * without a read. Returns 0, -ETIMEDOUT, or -ECHILD when the worker
- * closed the socket (it died).
+ * without a read. Returns 0, -ETIMEDOUT, -ECANCELED once the batch is
+ * cancelled, or -ECHILD when the worker closed the socket (it died).
  */
-static int read_answer(struct parser_worker *w, const struct mx_config *cfg,
+static int read_answer(struct parser_worker *w, struct mx_batch *batch,
 		       void *buf, size_t len, uint64_t start_ns,
 		       uint64_t *progress_ns, uint64_t *last_reads,
 		       char *detail, size_t detail_len)
 {
+	const struct mx_config *cfg = &batch->cfg;
 	const uint64_t total_ms = (uint64_t)(cfg->parse_timeout * 1000);
 	const uint64_t stall_ms = (uint64_t)(cfg->parse_stall_timeout * 1000);
 	unsigned char *p = buf;
@@ -224,19 +227,22 @@ static int read_answer(struct parser_worker *w, const struct mx_config *cfg,
 		uint64_t reads = atomic_load(&w->shared->calls);
 		ssize_t n;
 
+		if (atomic_load_explicit(&batch->cancelled,
+					 memory_order_relaxed))
+			return -ECANCELED;
 		if (reads != *last_reads) {
 			*last_reads = reads;
 			*progress_ns = now_ns();
 		}
 		if (total_ms && ms_since(start_ns) >= total_ms) {
 			snprintf(detail, detail_len, "the parser ran longer than "
-				 "the %.0f s limit (--parse-timeout)",
+				 "the %g s limit (--parse-timeout)",
 				 cfg->parse_timeout);
 			return -ETIMEDOUT;
 		}
 		if (stall_ms && ms_since(*progress_ns) >= stall_ms) {
 			snprintf(detail, detail_len, "the parser read nothing for "
-				 "%.0f s (--parse-stall-timeout)",
+				 "%g s (--parse-stall-timeout)",
 				 cfg->parse_stall_timeout);
 			return -ETIMEDOUT;
 		}
@@ -303,6 +309,91 @@ static void clear_direct(struct file *f)
 		fcntl(f->fd, F_SETFL, flags & ~O_DIRECT);
 }
 
+/* True when the worker exited while idle, as after a kill from outside. */
+static bool worker_gone(struct parser_worker *w)
+{
+	int status;
+
+	return w->pid && waitpid(w->pid, &status, WNOHANG) == w->pid;
+}
+
+/* Sends the request, starting a worker first when none runs. */
+static int ask_worker(struct loop *l, struct file *f, struct parse_result *res)
+{
+	struct parser_worker *w = &l->worker;
+	int ret, attempt;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (worker_gone(w)) {
+			/* Already reaped by worker_gone(): only clean up. */
+			w->pid = 0;
+			close(w->sock);
+			munmap(w->shared, sizeof(struct worker_shared));
+			w->shared = NULL;
+		}
+		if (!w->pid && (ret = start_worker(l, w)) < 0) {
+			res->outcome = PARSE_UNAVAILABLE;
+			snprintf(res->detail, sizeof(res->detail), "cannot "
+				 "start the parser worker '%.100s': %s",
+				 l->batch->parser_helper, strerror(-ret));
+			return ret;
+		}
+		atomic_store(&w->shared->calls, 0);
+		atomic_store(&w->shared->reads, 0);
+		atomic_store(&w->shared->bytes, 0);
+		ret = send_request(w, f, backend_index(f->fmt),
+				   &l->batch->cfg);
+		/* A worker that died idle fails the send: start another. */
+		if (ret != -EPIPE && ret != -ECONNRESET)
+			return ret;
+		reap_worker(w, true);
+	}
+	return ret;
+}
+
+/*
+ * Checks the fixed part of a response. The worker may be compromised, so
+ * its counts are bounded by what a parse of this file can plausibly read
+ * (every byte many times over) and its result by the errno range.
+ */
+static int check_response(const struct parse_response *resp,
+			  const struct file *f, char *detail, size_t len)
+{
+	if (resp->magic == PARSE_RESPONSE_MAGIC &&
+	    resp->payload_len <= RECORD_MAX_BYTES && resp->ret <= 0 &&
+	    resp->ret >= -4095 && resp->bytes <= 1024 * (f->size + 65536))
+		return 0;
+	snprintf(detail, len, "the parser worker sent a malformed answer");
+	return -EPROTO;
+}
+
+/* True when the worker sent more than its answer: it breaks protocol. */
+static bool extra_bytes(const struct parser_worker *w)
+{
+	char byte;
+
+	return recv(w->sock, &byte, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
+}
+
+/*
+ * Warns once when workers keep exiting without a signal and without an
+ * answer: the helper is likely not metaextract-parser.
+ */
+static void note_silent_exit(struct loop *l, bool silent)
+{
+	struct parser_worker *w = &l->worker;
+
+	if (!silent) {
+		w->silent_exits = 0;
+		return;
+	}
+	if (++w->silent_exits == 3)
+		mx_log(MX_LOG_WARN, "parser", "loop %u: three parser workers "
+		       "in a row exited without an answer; is '%s' the "
+		       "metaextract-parser program of this version?", l->id,
+		       l->batch->parser_helper);
+}
+
 int isolate_parse(struct loop *l, struct file *f, struct parse_ctx *ctx,
 		  struct parse_result *res)
 {
@@ -316,38 +407,34 @@ int isolate_parse(struct loop *l, struct file *f, struct parse_ctx *ctx,
 	res->outcome = PARSE_RETURNED;
 	res->signal = 0;
 	res->detail[0] = '\0';
-	if (!w->pid && (ret = start_worker(l, w)) < 0) {
-		res->outcome = PARSE_UNAVAILABLE;
-		snprintf(res->detail, sizeof(res->detail), "cannot start the "
-			 "parser worker '%.100s': %s", l->batch->parser_helper,
-			 strerror(-ret));
-		return ret;
-	}
 	clear_direct(f);
-	atomic_store(&w->shared->calls, 0);
-	atomic_store(&w->shared->reads, 0);
-	atomic_store(&w->shared->bytes, 0);
-	ret = send_request(w, f, backend_index(f->fmt), cfg);
+	ret = ask_worker(l, f, res);
+	if (res->outcome == PARSE_UNAVAILABLE)
+		return ret;
 	if (ret == 0)
-		ret = read_answer(w, cfg, &resp, sizeof(resp), start, &progress,
-				  &reads, res->detail, sizeof(res->detail));
-	if (ret == 0 && (resp.magic != PARSE_RESPONSE_MAGIC ||
-			 resp.payload_len > RECORD_MAX_BYTES)) {
-		snprintf(res->detail, sizeof(res->detail), "the parser worker "
-			 "sent a malformed answer");
-		ret = -EPROTO;
-	}
+		ret = read_answer(w, l->batch, &resp, sizeof(resp), start,
+				  &progress, &reads, res->detail,
+				  sizeof(res->detail));
+	if (ret == 0)
+		ret = check_response(&resp, f, res->detail,
+				     sizeof(res->detail));
 	if (ret == 0 && !(payload = alloc_malloc(resp.payload_len + 1)))
 		ret = -ENOMEM;
 	if (ret == 0)
-		ret = read_answer(w, cfg, payload, resp.payload_len, start,
+		ret = read_answer(w, l->batch, payload, resp.payload_len, start,
 				  &progress, &reads, res->detail,
 				  sizeof(res->detail));
+	if (ret == 0 && extra_bytes(w)) {
+		snprintf(res->detail, sizeof(res->detail), "the parser worker "
+			 "sent more than its answer");
+		ret = -EPROTO;
+	}
 	if (ret == 0)
 		ret = take_payload(f, ctx, payload, resp.payload_len,
 				   res->detail, sizeof(res->detail));
 	alloc_free(payload);
 	if (ret == 0) {
+		note_silent_exit(l, false);
 		f->parser_bytes += resp.bytes;
 		f->parser_reads += resp.reads;
 		atomic_fetch_add_explicit(&l->batch->bytes_done, resp.bytes,
@@ -358,8 +445,12 @@ int isolate_parse(struct loop *l, struct file *f, struct parse_ctx *ctx,
 	}
 	f->parser_bytes += atomic_load(&w->shared->bytes);
 	f->parser_reads += (unsigned)atomic_load(&w->shared->reads);
-	if (ret == -ETIMEDOUT) {
-		res->outcome = PARSE_TIMED_OUT;
+	if (ret == -ETIMEDOUT || ret == -ECANCELED) {
+		res->outcome = ret == -ETIMEDOUT ? PARSE_TIMED_OUT :
+			       PARSE_CANCELLED;
+		if (ret == -ECANCELED)
+			snprintf(res->detail, sizeof(res->detail), "the run "
+				 "was cancelled during the parse");
 		reap_worker(w, true);
 		return ret;
 	}
@@ -369,6 +460,7 @@ int isolate_parse(struct loop *l, struct file *f, struct parse_ctx *ctx,
 	res->signal = reap_worker(w, true);
 	if (ret == -ECHILD) {
 		res->outcome = PARSE_CRASHED;
+		note_silent_exit(l, res->signal == 0);
 		if (res->signal)
 			snprintf(res->detail, sizeof(res->detail), "the parser "
 				 "crashed with SIG%s",

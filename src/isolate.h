@@ -32,6 +32,7 @@ struct parser_worker {
 	int sock;			/* stream socket to the worker */
 	struct worker_shared *shared;	/* one shared page */
 	unsigned files;			/* parsed by this process */
+	unsigned silent_exits;		/* in a row, without an answer */
 };
 
 /* Outcome of an isolated parse, besides parse()'s own result. */
@@ -40,6 +41,7 @@ enum parse_outcome {
 	PARSE_CRASHED,			/* the worker died; see signal */
 	PARSE_TIMED_OUT,		/* killed after a timeout */
 	PARSE_UNAVAILABLE,		/* no worker could be started */
+	PARSE_CANCELLED,		/* the batch stopped meanwhile */
 };
 
 struct parse_result {

@@ -6,11 +6,15 @@
  * chosen backend's parse() and sends the results back.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <linux/capability.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -126,6 +130,7 @@ static int send_response(int ret, const struct source *src,
 		.bytes = src->bytes,
 		.reads = src->reads,
 	};
+	struct arena small;
 	struct strbuf sb;
 	int err;
 
@@ -133,26 +138,46 @@ static int send_response(int ret, const struct source *src,
 	val_push(a, all, ctx->warnings);
 	val_push(a, all, val_cstring(a, ctx->message));
 	strbuf_init(&sb);
+	arena_init(&small, 0);
 	if (a->failed || wire_encode(all, &sb) < 0 || sb.failed) {
-		/* The results outgrew the record limit: send that message instead. */
+		/*
+		 * The results outgrew the record limit, and their arena is
+		 * spent: the message goes in a fresh one.
+		 */
 		strbuf_reset(&sb);
-		resp.ret = -ENOMEM;
-		all = val_array(a);
-		val_push(a, all, val_object(a));
-		val_push(a, all, val_array(a));
-		val_push(a, all, val_cstring(a, "the parser's results passed "
-					     "the record size limit"));
-		if (wire_encode(all, &sb) < 0 || sb.failed) {
+		resp.ret = -E2BIG;
+		all = val_array(&small);
+		val_push(&small, all, val_object(&small));
+		val_push(&small, all, val_array(&small));
+		val_push(&small, all, val_cstring(&small, "the parser's results "
+			 "passed the record size limit of 64 MiB; lower "
+			 "--max-objects"));
+		if (small.failed || wire_encode(all, &sb) < 0 || sb.failed) {
+			arena_free(&small);
 			strbuf_free(&sb);
 			return -ENOMEM;
 		}
 	}
+	arena_free(&small);
 	resp.payload_len = (uint32_t)sb.len;
 	err = write_full(WORKER_SOCKET_FD, &resp, sizeof(resp));
 	if (err == 0)
 		err = write_full(WORKER_SOCKET_FD, sb.data, sb.len);
 	strbuf_free(&sb);
 	return err;
+}
+
+/* A worker started by root keeps no capability: it needs none. */
+static void drop_capabilities(void)
+{
+	struct __user_cap_header_struct head = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct none[_LINUX_CAPABILITY_U32S_3];
+
+	memset(none, 0, sizeof(none));
+	if (syscall(SYS_capset, &head, none) < 0)
+		die("cannot drop capabilities");
 }
 
 static unsigned backend_count(void)
@@ -218,11 +243,14 @@ int mx_parser_worker_main(int argc, char **argv)
 	unsigned char *cache;
 	char message[256], *path;
 	bool sandbox = true;
+	pid_t parent = 0;
 	int i, ret;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--memory") == 0 && i + 1 < argc)
 			memory = strtoull(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--parent") == 0 && i + 1 < argc)
+			parent = (pid_t)strtol(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--no-sandbox") == 0)
 			sandbox = false;
 		else
@@ -235,7 +263,22 @@ int mx_parser_worker_main(int argc, char **argv)
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGUSR1, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Dies with the loop that started it, even in an endless parse. The
+	 * check after catches a parent that died before the prctl.
+	 */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (parent && getppid() != parent)
+		_exit(0);
+	/* Only the socket and the shared page are for the worker. */
+	close_range(WORKER_SHARED_FD + 1, ~0u, 0);
 
+	/*
+	 * Memory from malloc starts as 0x5a bytes and freed memory is
+	 * overwritten, so a format library that reads bytes it never wrote
+	 * puts a constant in a record rather than leftovers of another file.
+	 */
+	mallopt(M_PERTURB, 0xa5);
 	if (fmt_init_all(message, sizeof(message)) < 0)
 		die(message);
 	shared = mmap(NULL, sizeof(*shared), PROT_READ | PROT_WRITE,
@@ -250,6 +293,7 @@ int mx_parser_worker_main(int argc, char **argv)
 		if (setrlimit(RLIMIT_DATA, &rl) < 0)
 			die("cannot set RLIMIT_DATA");
 	}
+	drop_capabilities();
 	if (sandbox && sandbox_enter(message, sizeof(message)) < 0)
 		die(message);
 	do {

@@ -207,4 +207,12 @@ for o in r["hdf5"]["objects"]:
         print(o["kind"], o["file"], o["target"], sep="|")
 ' <"$work/ext.jsonl")"
 
+# libhdf5 reads past a heap buffer into an attribute of this damaged
+# file. The file still gets one record, and the batch goes on; a
+# sanitizer build's worker stops at the over-read with a crash.
+"$mx" -q -j1 "$data/gen_chunked.h5" \
+	"$data/../crash/hdf5json_tall_attr_overread.h5" >"$work/overread.jsonl"
+check "over-read attribute: one record per file" 2 \
+	"$(wc -l <"$work/overread.jsonl")"
+
 finish_checks

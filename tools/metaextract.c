@@ -81,13 +81,15 @@ static const char usage_text[] =
 "      --parser-isolation=MODE  'process' (the default: parsers run in a\n"
 "                           sandboxed worker process per loop, so a crash or\n"
 "                           hang costs one file) or 'none' (in the loops)\n"
+"      (the timeouts and the memory limit apply to worker processes only)\n"
 "      --parse-timeout=SECONDS  longest parse of one file, then the worker\n"
 "                           is killed and the file fails with 'timeout'\n"
 "                           (default: 300; 0: no limit)\n"
 "      --parse-stall-timeout=SECONDS  longest time a parser may go without\n"
 "                           reading (default: 60; 0: no limit)\n"
 "      --parser-memory=SIZE data memory of a worker (RLIMIT_DATA), K, M or G\n"
-"                           suffix (default: 2G; 0: no limit)\n"
+"                           suffix, at least 128M (default: 2G; 0: no\n"
+"                           limit)\n"
 "      --parser-recycle=N   files a worker parses before a fresh one takes\n"
 "                           over (default: 1000)\n"
 "\n"
@@ -313,9 +315,9 @@ static double parse_timeout(const char *opt, const char *s)
 	errno = 0;
 	v = strtod(s, &end);
 	if (errno || end == s || *end || strspn(s, "0123456789.") != strlen(s) ||
-	    !(v >= 0 && v <= 86400))
-		fail_usage("invalid value '%s' for --%s: expected seconds "
-			   "from 0 (no limit) to 86400", s, opt);
+	    !(v == 0 || (v >= 0.001 && v <= 86400)))
+		fail_usage("invalid value '%s' for --%s: expected 0 (no "
+			   "limit) or seconds from 0.001 to 86400", s, opt);
 	return v;
 }
 
@@ -744,6 +746,14 @@ static void parse_options(struct cli *cli, int argc, char **argv)
 		case OPT_PARSER_MEMORY:
 			cfg->parser_memory = parse_bytes("parser-memory", optarg,
 							 true);
+			/* A worker uses about 64 MiB before any parse. */
+			if (cfg->parser_memory &&
+			    cfg->parser_memory < (128ull << 20))
+				fail_usage("invalid value '%s' for "
+					   "--parser-memory: expected 0 (no "
+					   "limit) or at least 128M, since a "
+					   "worker's libraries take about 64 "
+					   "MiB", optarg);
 			break;
 		case OPT_ORDER:
 			if (strcmp(optarg, "walk") == 0)
