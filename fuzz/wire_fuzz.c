@@ -74,6 +74,8 @@ void alloc_free(void *p)
 	free(p);
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 /* Checks the properties of a tree that decoded from data. */
 static void check_decoded(const struct mx_value *v, const struct arena *a,
 			  const uint8_t *data, size_t size)

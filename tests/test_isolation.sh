@@ -215,4 +215,11 @@ for o in r["hdf5"]["objects"]:
 check "over-read attribute: one record per file" 2 \
 	"$(wc -l <"$work/overread.jsonl")"
 
+# Files that crash or overrun libhdf5 (tests/crash, found by mutation,
+# fuzzing and attacks): each gets exactly one record and the batch ends.
+crash_files=$(ls "$data/../crash" | grep -c '\.h5$')
+"$mx" -q -j2 -d none "$data/../crash" >"$work/crash.jsonl"
+check "every crashing file gets one record" "$crash_files" \
+	"$(grep -c '\.h5"' "$work/crash.jsonl")"
+
 finish_checks
