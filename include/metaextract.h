@@ -67,7 +67,7 @@ enum mx_io {
 	MX_IO_POOL,	/* pread and friends on a thread pool per loop */
 };
 
-/* Which waiting file the loops start next. */
+/* Order in which the loops start the files waiting for them. */
 enum mx_order {
 	MX_ORDER_WALK,		/* as the walker found them */
 	MX_ORDER_SIZE_DESC,	/* largest first */
@@ -283,7 +283,7 @@ struct mx_file_id {
 /*
  * Decides whether a regular file is read: returns true to queue it, false
  * to leave it out (no read and no record; counted as unchanged). Used for
- * incremental runs, where an index already holds the file's record.
+ * incremental runs, where an index already contains the file's record.
  */
 typedef bool (*mx_filter_fn)(const struct mx_file_id *id, void *arg);
 

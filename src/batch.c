@@ -233,12 +233,11 @@ static void fit_buffers(struct mx_batch *b)
 	mx_log(MX_LOG_INFO, "engine", "%s", s->buffer_note);
 }
 
-/* Directory walks and many files in flight need descriptors. */
 /*
- * Directory walks and many files in flight need descriptors: raises the
- * soft limit to the hard one, and where even that is short of what the
- * loops would hold open (their files, rings, parser workers, and some for
- * the walk and the caller), opens fewer files at once per loop.
+ * Raises the soft RLIMIT_NOFILE to the hard one, because directory walks
+ * and many files in flight need descriptors. Where even that is short of
+ * what the loops would hold open (their files, rings, parser workers, and
+ * some for the walk and the caller), opens fewer files at once per loop.
  */
 static void fit_nofile(struct mx_batch *b)
 {

@@ -315,8 +315,8 @@ static void arm_timer(struct loop *l, uint64_t ns)
 
 /*
  * Reads that fail with EAGAIN or EINTR are tried again after a pause that
- * doubles from 1 ms up to 1 s, half of it random, so that loops hit by the
- * same hiccup of the storage do not all come back at the same moment.
+ * doubles from 1 ms up to 1 s. Half of each pause is random, so loops hit
+ * by the same hiccup of the storage do not all come back at once.
  */
 #define RETRY_BASE_NS 1000000ull
 #define RETRY_MAX_NS 1000000000ull

@@ -120,6 +120,15 @@ fail:
 }
 
 /* Kills the worker and returns the signal that ended it, or 0. */
+/* Frees the loop's side of a worker whose process is already reaped. */
+static void release_worker(struct parser_worker *w)
+{
+	close(w->sock);
+	munmap(w->shared, sizeof(struct worker_shared));
+	w->pid = 0;
+	w->shared = NULL;
+}
+
 static int reap_worker(struct parser_worker *w, bool kill_it)
 {
 	int status = 0;
@@ -130,10 +139,7 @@ static int reap_worker(struct parser_worker *w, bool kill_it)
 		kill(w->pid, SIGKILL);
 	while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
 		;
-	close(w->sock);
-	munmap(w->shared, sizeof(struct worker_shared));
-	w->pid = 0;
-	w->shared = NULL;
+	release_worker(w);
 	return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 }
 
@@ -211,7 +217,7 @@ static uint64_t ms_since(uint64_t start_ns)
  * without a read. Returns 0, -ETIMEDOUT, -ECANCELED once the batch is
  * cancelled, or -ECHILD when the worker closed the socket (it died).
  */
-static int read_answer(struct parser_worker *w, struct mx_batch *batch,
+static int read_response(struct parser_worker *w, struct mx_batch *batch,
 		       void *buf, size_t len, uint64_t start_ns,
 		       uint64_t *progress_ns, uint64_t *last_reads,
 		       char *detail, size_t detail_len)
@@ -273,7 +279,7 @@ static int take_payload(struct file *f, struct parse_ctx *ctx,
 	    mx_value_type(out) != MX_OBJECT ||
 	    mx_value_type(warnings) != MX_ARRAY) {
 		snprintf(detail, detail_len, "the parser worker sent a "
-			 "malformed answer (%s)", why ? why : "wrong layout");
+			 "malformed response (%s)", why ? why : "wrong layout");
 		return -EPROTO;
 	}
 	ctx->out = (struct mx_value *)out;
@@ -324,13 +330,9 @@ static int ask_worker(struct loop *l, struct file *f, struct parse_result *res)
 	int ret, attempt;
 
 	for (attempt = 0; attempt < 2; attempt++) {
-		if (worker_gone(w)) {
-			/* Already reaped by worker_gone(): only clean up. */
-			w->pid = 0;
-			close(w->sock);
-			munmap(w->shared, sizeof(struct worker_shared));
-			w->shared = NULL;
-		}
+		/* worker_gone() reaped it already. */
+		if (worker_gone(w))
+			release_worker(w);
 		if (!w->pid && (ret = start_worker(l, w)) < 0) {
 			res->outcome = PARSE_UNAVAILABLE;
 			snprintf(res->detail, sizeof(res->detail), "cannot "
@@ -363,11 +365,11 @@ static int check_response(const struct parse_response *resp,
 	    resp->payload_len <= RECORD_MAX_BYTES && resp->ret <= 0 &&
 	    resp->ret >= -4095 && resp->bytes <= 1024 * (f->size + 65536))
 		return 0;
-	snprintf(detail, len, "the parser worker sent a malformed answer");
+	snprintf(detail, len, "the parser worker sent a malformed response");
 	return -EPROTO;
 }
 
-/* True when the worker sent more than its answer: it breaks protocol. */
+/* True when the worker sent bytes past its response, against the protocol. */
 static bool extra_bytes(const struct parser_worker *w)
 {
 	char byte;
@@ -377,7 +379,7 @@ static bool extra_bytes(const struct parser_worker *w)
 
 /*
  * Warns once when workers keep exiting without a signal and without an
- * answer: the helper is likely not metaextract-parser.
+ * response: the helper is likely not metaextract-parser.
  */
 static void note_silent_exit(struct loop *l, bool silent)
 {
@@ -389,7 +391,7 @@ static void note_silent_exit(struct loop *l, bool silent)
 	}
 	if (++w->silent_exits == 3)
 		mx_log(MX_LOG_WARN, "parser", "loop %u: three parser workers "
-		       "in a row exited without an answer; is '%s' the "
+		       "in a row exited without a response; is '%s' the "
 		       "metaextract-parser program of this version?", l->id,
 		       l->batch->parser_helper);
 }
@@ -412,7 +414,7 @@ int isolate_parse(struct loop *l, struct file *f, struct parse_ctx *ctx,
 	if (res->outcome == PARSE_UNAVAILABLE)
 		return ret;
 	if (ret == 0)
-		ret = read_answer(w, l->batch, &resp, sizeof(resp), start,
+		ret = read_response(w, l->batch, &resp, sizeof(resp), start,
 				  &progress, &reads, res->detail,
 				  sizeof(res->detail));
 	if (ret == 0)
@@ -421,12 +423,12 @@ int isolate_parse(struct loop *l, struct file *f, struct parse_ctx *ctx,
 	if (ret == 0 && !(payload = alloc_malloc(resp.payload_len + 1)))
 		ret = -ENOMEM;
 	if (ret == 0)
-		ret = read_answer(w, l->batch, payload, resp.payload_len, start,
+		ret = read_response(w, l->batch, payload, resp.payload_len, start,
 				  &progress, &reads, res->detail,
 				  sizeof(res->detail));
 	if (ret == 0 && extra_bytes(w)) {
 		snprintf(res->detail, sizeof(res->detail), "the parser worker "
-			 "sent more than its answer");
+			 "sent more than its response");
 		ret = -EPROTO;
 	}
 	if (ret == 0)

@@ -1,9 +1,9 @@
 /*
  * Messages between a loop and its parser worker, over a stream socket.
  * The loop sends a request with the file's descriptor attached
- * (SCM_RIGHTS) and the path after it; the worker replies with a response
- * and payload_len bytes: the wire encoding (wire.h) of an array of
- * [results object, warnings array, message string]. Both sides run the
+ * (SCM_RIGHTS) and the path after it. The worker replies with a response
+ * followed by payload_len bytes, which are the wire encoding (wire.h) of
+ * an array of [results object, warnings array, message string]. Both sides run the
  * same build, so the structs go as they are, in host byte order.
  */
 #ifndef MX_PARSER_PROTO_H

@@ -36,7 +36,7 @@
 /*
  * Deepest nesting of arrays and objects. HDF5 records reach about 56
  * levels (16 nested datatypes of 3 levels each, under the record), and
- * a parser worker's answer adds one.
+ * a parser worker's response adds one.
  */
 #define WIRE_MAX_DEPTH 128
 

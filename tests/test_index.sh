@@ -22,7 +22,10 @@ listing() {
 	q "$1" "SELECT path, status, size, sha256, xxh128, missing FROM files ORDER BY path"
 }
 
-# A tree with skewed sizes: many small files and a few larger ones.
+# A tree with skewed sizes: many small files and a few larger ones. Runs
+# over it use --no-parse, because about 1 in 7,000 files of random bytes
+# looks like audio to libmagic and libavformat and then fails to parse,
+# which would make exit codes depend on chance.
 make_tree() {
 	local dir=$1 count=$2 i
 	mkdir -p "$dir/small" "$dir/large"
@@ -90,17 +93,17 @@ done
 
 # --- resume: kill -9 at random points, rerun, compare with one clean run.
 make_tree "$work/tree" 300
-"$mx" -q -j2 -d sha256,xxh128 -o "$work/ref.db" "$work/tree"
+"$mx" -q --no-parse -j2 -d sha256,xxh128 -o "$work/ref.db" "$work/tree"
 check "reference run exit code" 0 $?
 for i in $(seq 1 10); do
-	"$mx" -q -j2 -d sha256,xxh128 --max-rate=40M -o "$work/resume.db" \
-		"$work/tree" &
+	"$mx" -q --no-parse -j2 -d sha256,xxh128 --max-rate=40M \
+		-o "$work/resume.db" "$work/tree" &
 	pid=$!
 	sleep "0.$((RANDOM % 9))$((RANDOM % 10))"
 	kill -9 "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 done
-"$mx" -q -j2 -d sha256,xxh128 -o "$work/resume.db" "$work/tree"
+"$mx" -q --no-parse -j2 -d sha256,xxh128 -o "$work/resume.db" "$work/tree"
 check "final rerun exit code" 0 $?
 check "index after kills equals a clean run" "$(listing "$work/ref.db")" \
 	"$(listing "$work/resume.db")"
@@ -162,7 +165,8 @@ check "unchanged failed file not read" 0 "$(stat_of "$work/s6.json" files)"
 check "--retry-failed reads it" 1 "$(stat_of "$work/s7.json" files)"
 
 # --- clean stop: SIGTERM mid-run ends quickly with a consistent index.
-"$mx" -q -j2 -d sha256 --max-rate=8M -o "$work/stop.db" "$work/tree" &
+"$mx" -q --no-parse -j2 -d sha256 --max-rate=8M -o "$work/stop.db" \
+	"$work/tree" &
 pid=$!
 sleep 1
 start=$(date +%s%N)
@@ -176,19 +180,19 @@ check "stopped run recorded" stopped \
 	"$(q "$work/stop.db" "SELECT status FROM runs")"
 check "integrity after SIGTERM" ok \
 	"$(q "$work/stop.db" "PRAGMA integrity_check")"
-"$mx" -q -j2 -d sha256,xxh128 -o "$work/stop.db" "$work/tree"
+"$mx" -q --no-parse -j2 -d sha256,xxh128 -o "$work/stop.db" "$work/tree"
 check "rerun after SIGTERM exit code" 0 $?
 check "rerun after SIGTERM equals a clean run" "$(listing "$work/ref.db")" \
 	"$(listing "$work/stop.db")"
 
 # --- merge: two shards equal one run; merging again changes nothing.
-"$mx" -q -d sha256,xxh128 -o "$work/shard1.db" "$work/tree/small"
-"$mx" -q -d sha256,xxh128 -o "$work/shard2.db" "$work/tree/large" \
+"$mx" -q --no-parse -d sha256,xxh128 -o "$work/shard1.db" "$work/tree/small"
+"$mx" -q --no-parse -d sha256,xxh128 -o "$work/shard2.db" "$work/tree/large" \
 	"$work/tree/small/f1.bin"
 "$mx" merge "$work/merged.db" "$work/shard1.db" "$work/shard2.db" \
 	2>"$work/err"
 check "merge exit code" 0 $?
-"$mx" -q -d sha256,xxh128 -o "$work/whole.db" "$work/tree/small" \
+"$mx" -q --no-parse -d sha256,xxh128 -o "$work/whole.db" "$work/tree/small" \
 	"$work/tree/large"
 check "merged shards equal one run" "$(listing "$work/whole.db")" \
 	"$(listing "$work/merged.db")"
@@ -278,8 +282,8 @@ check "killed run marked interrupted" "interrupted|complete" \
 
 # Stopping a --rescan run keeps the good rows of files it did not finish.
 cp "$work/ref.db" "$reg/rescan.db"
-"$mx" -q -j2 -d sha256,xxh128 --rescan --max-rate=8M -o "$reg/rescan.db" \
-	"$work/tree" &
+"$mx" -q --no-parse -j2 -d sha256,xxh128 --rescan --max-rate=8M \
+	-o "$reg/rescan.db" "$work/tree" &
 pid=$!
 sleep 1
 kill -TERM "$pid"

@@ -41,7 +41,7 @@
 /* Items written per transaction at most. */
 #define BATCH_ITEMS 2048
 
-/* Longest wait for a full batch before committing what is queued. */
+/* Maximum wait for a full batch before committing what is queued. */
 #define COMMIT_DELAY_NS 100000000
 
 /*
@@ -262,11 +262,7 @@ static char *upsert_sql(const char *source, const char *update_where)
 		fprintf(f, "%s%s = excluded.%s", i ? ", " : "",
 			file_columns[i], file_columns[i]);
 	fputs(update_where, f);
-	if (fclose(f) != 0) {
-		free(sql);
-		return NULL;
-	}
-	return sql;
+	return text_memstream_finish(f, &sql);
 }
 
 /* "INSERT INTO table (file_id, c1, ...) VALUES (?, ?, ...)". */
@@ -285,11 +281,7 @@ static char *child_insert_sql(const char *table, const char *const *cols)
 	for (i = 0; cols[i]; i++)
 		fputs(", ?", f);
 	fputc(')', f);
-	if (fclose(f) != 0) {
-		free(sql);
-		return NULL;
-	}
-	return sql;
+	return text_memstream_finish(f, &sql);
 }
 
 static int prepare_owned(sqlite3 *db, char *sql, sqlite3_stmt **stmt)
@@ -324,7 +316,7 @@ static int prepare_writer(struct index *ix)
 	for (i = 0; file_columns[i]; i++)
 		fprintf(f, "%s?", i ? ", " : "");
 	fputc(')', f);
-	if (fclose(f) != 0)
+	if (!text_memstream_finish(f, &values))
 		return SQLITE_NOMEM;
 	rc = prepare_owned(db, upsert_sql(values, " RETURNING id"),
 			   &ix->upsert);
@@ -386,7 +378,7 @@ static int bind_utf8(sqlite3_stmt *st, int i, const char *s, size_t len)
 	if (!f)
 		return SQLITE_NOMEM;
 	text_put_utf8(f, s, len);
-	if (fclose(f) != 0)
+	if (!text_memstream_finish(f, &fixed))
 		return SQLITE_NOMEM;
 	return sqlite3_bind_text(st, i, fixed, (int)fixed_len, free);
 }
@@ -638,7 +630,7 @@ static int bind_filter_names(sqlite3_stmt *st, int i,
 			fputs("null", f);
 	}
 	fputc(']', f);
-	if (fclose(f) != 0)
+	if (!text_memstream_finish(f, &json))
 		return SQLITE_NOMEM;
 	return sqlite3_bind_text(st, i, json, (int)len, free);
 }
@@ -1495,11 +1487,7 @@ static char *copy_children_sql(const char *table, const char *const *cols)
 	put_columns(f, "c.", cols);
 	fprintf(f, " FROM src.%s c JOIN temp.idmap i ON i.sid = c.file_id;",
 		table);
-	if (fclose(f) != 0) {
-		free(sql);
-		return NULL;
-	}
-	return sql;
+	return text_memstream_finish(f, &sql);
 }
 
 /* The SELECT that feeds the upsert of merged files. */
@@ -1524,11 +1512,7 @@ static char *merge_source_sql(void)
 	}
 	/* "WHERE true" keeps ON CONFLICT from parsing as a join clause. */
 	fputs(" FROM src.files s WHERE true", f);
-	if (fclose(f) != 0) {
-		free(sql);
-		return NULL;
-	}
-	return sql;
+	return text_memstream_finish(f, &sql);
 }
 
 static int exec_owned(sqlite3 *db, char *sql)

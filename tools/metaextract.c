@@ -935,11 +935,7 @@ static char *options_json(const struct cli *cli)
 		(unsigned long long)c->max_rate, cli->rescan ? "true" : "false",
 		cli->retry_failed ? "true" : "false",
 		cli->prune_missing ? "true" : "false");
-	if (fclose(f) != 0) {
-		free(json);
-		return NULL;
-	}
-	return json;
+	return text_memstream_finish(f, &json);
 }
 
 static char *argv_json(int argc, char **argv)
@@ -957,11 +953,7 @@ static char *argv_json(int argc, char **argv)
 		text_put_json_string(f, argv[i]);
 	}
 	fputc(']', f);
-	if (fclose(f) != 0) {
-		free(json);
-		return NULL;
-	}
-	return json;
+	return text_memstream_finish(f, &json);
 }
 
 /* Opens the index named by -o, or returns a negative errno. */

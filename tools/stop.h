@@ -20,8 +20,8 @@ void stop_watch(void);
 void stop_set_batch(struct mx_batch *b);
 
 /*
- * Sets what the message on the first signal says the stop waits for
- * ("the files in flight" by default). Call before the signal can come.
+ * Sets what the message printed on the first signal names as the work
+ * the stop waits for ("the files in flight" by default). Call before the signal can come.
  */
 void stop_describe(const char *what);
 

@@ -1,3 +1,4 @@
+#include <stdlib.h>
 #include <string.h>
 
 #include "text.h"
@@ -88,4 +89,13 @@ void text_put_json_string(FILE *f, const char *s)
 		p += n ? n : 1;
 	}
 	fputc('"', f);
+}
+
+char *text_memstream_finish(FILE *f, char **buf)
+{
+	if (fclose(f) != 0) {
+		free(*buf);
+		*buf = NULL;
+	}
+	return *buf;
 }

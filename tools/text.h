@@ -21,6 +21,12 @@ bool text_utf8_valid(const char *s, size_t len);
  */
 void text_put_utf8(FILE *f, const char *s, size_t len);
 
+/*
+ * Closes f, a stream from open_memstream(buf, ...), and returns *buf, or
+ * frees it and returns NULL when writing ran out of memory.
+ */
+char *text_memstream_finish(FILE *f, char **buf);
+
 /* Writes s as a JSON string, with the same repair of invalid UTF-8. */
 void text_put_json_string(FILE *f, const char *s);
 
