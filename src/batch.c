@@ -173,6 +173,7 @@ static void fit_buffers(struct mx_batch *b)
 	struct rlimit rl;
 	char have[32], want[32];
 
+	b->huge_buffers = true;
 	if (cfg->io == MX_IO_POOL) {
 		/* The portable backend registers nothing. */
 		b->register_buffers = false;
@@ -186,8 +187,8 @@ static void fit_buffers(struct mx_batch *b)
 			 cfg->chunk_size >> 10);
 		return;
 	}
-	per_loop = (unsigned long long)cfg->buffers * cfg->chunk_size +
-		   PARSER_CACHE;
+	per_loop = alloc_buffers_length((size_t)cfg->buffers *
+					cfg->chunk_size) + PARSER_CACHE;
 	need = per_loop * b->nloops;
 	b->register_buffers = true;
 	fmt_mib(want, sizeof(want), need);
@@ -214,8 +215,12 @@ static void fit_buffers(struct mx_batch *b)
 	}
 	fmt_mib(have, sizeof(have), rl.rlim_cur);
 	per_loop = rl.rlim_cur / b->nloops;
-	fit = per_loop > PARSER_CACHE ?
-	      (per_loop - PARSER_CACHE) / cfg->chunk_size : 0;
+	per_loop = per_loop > PARSER_CACHE ? per_loop - PARSER_CACHE : 0;
+	if (per_loop >= alloc_buffers_length(1))
+		per_loop -= per_loop % alloc_buffers_length(1);
+	else
+		b->huge_buffers = false;	/* a huge page would not fit */
+	fit = per_loop / cfg->chunk_size;
 	if (fit >= 2) {
 		cfg->buffers = (unsigned)fit;
 		if (cfg->queue_depth > cfg->buffers)

@@ -90,6 +90,7 @@ struct mx_batch {
 	struct loop **loops;
 	struct deque **deques;		/* one per loop, for work stealing */
 	bool register_buffers;		/* false: plain reads for every loop */
+	bool huge_buffers;		/* chunk buffers in 2 MiB pages */
 
 	pthread_mutex_t start_lock;	/* loops report their setup here */
 	pthread_cond_t started;

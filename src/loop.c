@@ -15,7 +15,8 @@ static int setup_buffers(struct loop *l)
 	unsigned i;
 	int ret = 0;
 
-	l->arena = alloc_aligned(4096, (size_t)cfg->buffers * cfg->chunk_size);
+	l->arena = alloc_buffers((size_t)cfg->buffers * cfg->chunk_size,
+				 l->batch->huge_buffers);
 	l->chunks = alloc_calloc(cfg->buffers, sizeof(*l->chunks));
 	iov = alloc_calloc(cfg->buffers, sizeof(*iov));
 	if (!l->arena || !l->chunks || !iov) {
@@ -182,7 +183,8 @@ static void teardown(struct loop *l)
 		ring_exit(&l->ring);
 	alloc_free(l->parser_cache);
 	alloc_free(l->chunks);
-	alloc_free(l->arena);
+	alloc_buffers_free(l->arena, (size_t)l->batch->cfg.buffers *
+			   l->batch->cfg.chunk_size, l->batch->huge_buffers);
 }
 
 static void *loop_main(void *arg)
