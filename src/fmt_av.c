@@ -249,8 +249,13 @@ static bool is_playlist_format(const AVInputFormat *ifmt)
 }
 
 /*
- * Probes growing prefixes of the head, as avformat_open_input() does, and
- * stops at the first size where a demuxer scores AVPROBE_SCORE_MAX / 2.
+ * Probes the first PROBE_MIN bytes, where most containers announce
+ * themselves, then the whole head, and takes the first size where a
+ * demuxer scores AVPROBE_SCORE_MAX / 2. avformat_open_input() doubles the
+ * size from PROBE_MIN instead, but the scanning probers (MPEG audio, start
+ * codes) cost in proportion to the bytes, so the doublings nearly doubled
+ * the cost on files that are not media: 290 against 170 us a file over
+ * random files of 1 B to 16 KiB (bench/small_files.sh).
  */
 static bool probe_head(const unsigned char *head, size_t head_len)
 {
@@ -266,7 +271,7 @@ static bool probe_head(const unsigned char *head, size_t head_len)
 	if (!buf)
 		return false;
 	while (size < limit) {
-		size = size ? size * 2 : PROBE_MIN;
+		size = size ? limit : PROBE_MIN;
 		if (size > limit)
 			size = limit;
 		memcpy(buf, head, size);
