@@ -43,7 +43,8 @@ static struct file *file_get(struct loop *l)
 static void file_put(struct loop *l, struct file *f)
 {
 	if (f->task.large)
-		l->large_in_flight--;
+		if (--l->large_in_flight == 0)
+			atomic_fetch_sub(&l->batch->loops_on_large, 1);
 	alloc_free(f->task.path);
 	f->task.path = NULL;
 	f->rec = NULL;
@@ -446,9 +447,7 @@ static uint64_t hole_at(struct file *f)
 
 static void window_push(struct loop *l, struct file *f, struct chunk *c)
 {
-	const unsigned depth = l->batch->cfg.queue_depth;
-
-	f->window[(f->win_head + f->win_count) % depth] = c;
+	f->window[(f->win_head + f->win_count) % l->batch->cfg.buffers] = c;
 	f->win_count++;
 	f->next_read += c->len;
 }
@@ -465,15 +464,16 @@ static void take_chunk(struct loop *l, struct file *f, struct chunk *c,
 	c->done = false;
 }
 
-static void issue_reads(struct loop *l, struct file *f)
+/*
+ * Queues reads of the file's next chunks while fewer than its depth are in
+ * flight and buffers are free. The window holds the reads in flight and
+ * the chunks done but not yet consumed, in file order.
+ */
+static void refill(struct loop *l, struct file *f)
 {
 	const struct mx_config *cfg = &l->batch->cfg;
 
-	/*
-	 * The window contains chunks in flight and chunks done but waiting for
-	 * an earlier one, so its fill (not the reads in flight) is the bound.
-	 */
-	while (!f->failed && f->win_count < cfg->queue_depth &&
+	while (!f->failed && f->inflight < f->depth &&
 	       f->next_read < f->read_end && l->free_chunks) {
 		struct chunk *c = l->free_chunks;
 		uint64_t len = f->read_end - f->next_read;
@@ -503,6 +503,11 @@ static void issue_reads(struct loop *l, struct file *f)
 		window_push(l, f, c);
 		f->inflight++;
 	}
+}
+
+static void issue_reads(struct loop *l, struct file *f)
+{
+	refill(l, f);
 	/* Holes are done at once: nothing else would consume them. */
 	if (f->win_count && f->window[f->win_head]->done)
 		drain(l, f);
@@ -563,8 +568,6 @@ static void consume(struct loop *l, struct file *f, struct chunk *c)
 /* Consumes done chunks at the head of the window; ends the file when done. */
 static void drain(struct loop *l, struct file *f)
 {
-	const unsigned depth = l->batch->cfg.queue_depth;
-
 	while (f->win_count) {
 		struct chunk *c = f->window[f->win_head];
 
@@ -573,7 +576,7 @@ static void drain(struct loop *l, struct file *f)
 		if (!f->failed)
 			consume(l, f, c);
 		release_chunk(l, c);
-		f->win_head = (f->win_head + 1) % depth;
+		f->win_head = (f->win_head + 1) % l->batch->cfg.buffers;
 		f->win_count--;
 	}
 	if (f->inflight)
@@ -651,6 +654,16 @@ static void on_read(struct loop *l, struct chunk *c, int res)
 		return;
 	c->done = true;
 	f->inflight--;
+	/*
+	 * Replace the read before consuming, so the device works while the
+	 * digests run: completions come in bursts, and consuming a burst
+	 * first left the device idle for the time of the hashing (2.6 s
+	 * against 2.1 s without digests on an 8 GiB O_DIRECT read).
+	 */
+	if (f->state == FILE_READING) {
+		refill(l, f);
+		ring_flush(&l->ring);
+	}
 	drain(l, f);
 }
 
@@ -801,9 +814,20 @@ static void start_file(struct loop *l, struct task t)
 	}
 	memset(&f->stx, 0, sizeof(f->stx));
 	f->task = t;
+	f->depth = l->batch->cfg.queue_depth;
 	if (t.large) {
-		l->large_in_flight++;
+		if (l->large_in_flight++ == 0)
+			atomic_fetch_add(&l->batch->loops_on_large, 1);
 		l->report.large_files++;
+		/*
+		 * A loop reads one large file at a time, and one queue of
+		 * reads of --queue-depth chunks leaves the device idle
+		 * between them: 3.6 GB/s at 4 x 256 KiB against 4.2 GB/s at
+		 * 16 with O_DIRECT here. Three quarters of the buffers leave
+		 * the rest to the small files read beside it.
+		 */
+		if (f->depth < l->batch->cfg.buffers * 3 / 4)
+			f->depth = l->batch->cfg.buffers * 3 / 4;
 	}
 	f->fd = -1;
 	f->size = f->read_end = f->next_read = f->next_consume = 0;
@@ -947,10 +971,21 @@ static bool steal_task(struct loop *l, struct task *t)
 }
 
 /*
+ * Whether a loop that reads a large file may take another: only when no
+ * loop is without one. Before, the first loop to wake took every large
+ * file given on the command line while the other waited for small ones:
+ * four 1 GiB files hashed with SHA-256 ran on one core.
+ */
+static bool every_loop_on_large(struct mx_batch *b)
+{
+	return atomic_load(&b->loops_on_large) >= b->nloops;
+}
+
+/*
  * Takes the next task: a large file when the loop reads none, else one
  * from the loop's deque, else a batch from the walker's queue, else a
- * steal, and last a large file anyway. Returns false when none is at
- * hand.
+ * steal, and last another large file when every loop reads one. Returns
+ * false when none is at hand.
  */
 static bool next_task(struct loop *l, struct task *t)
 {
@@ -968,7 +1003,8 @@ static bool next_task(struct loop *l, struct task *t)
 	}
 	n = queue_try_pop_many(&l->batch->queue, batch, REFILL_TASKS);
 	if (n == 0)
-		return steal_task(l, t) || queue_try_pop(large, t);
+		return steal_task(l, t) || (every_loop_on_large(l->batch) &&
+					    queue_try_pop(large, t));
 	l->report.refills++;
 	*t = batch[0];
 	/* Pushed last to first, so the loop itself takes them in walk

@@ -79,7 +79,7 @@ static int setup_files(struct loop *l)
 
 		f->loop = l;
 		f->fd = -1;
-		f->window = alloc_calloc(cfg->queue_depth, sizeof(*f->window));
+		f->window = alloc_calloc(cfg->buffers, sizeof(*f->window));
 		if (!f->window)
 			return -ENOMEM;
 		if (cfg->digests && cfg->content) {

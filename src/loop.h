@@ -73,7 +73,8 @@ struct file {
 	uint64_t next_read;
 	uint64_t next_consume;
 	unsigned inflight;		/* chunks not yet done */
-	struct chunk **window;		/* queue_depth entries, offset order */
+	struct chunk **window;		/* depth entries, offset order */
+	unsigned depth;			/* reads kept in flight */
 	unsigned win_head;
 	unsigned win_count;
 	bool failed;

@@ -225,6 +225,20 @@ int ring_timeout(struct ring *r, struct __kernel_timespec *ts,
 	return 0;
 }
 
+int ring_flush(struct ring *r)
+{
+	int ret;
+
+	if (r->pool || !r->queued)
+		return 0;
+	do {
+		ret = io_uring_submit(&r->uring);
+	} while (ret == -EINTR);
+	if (ret >= 0)
+		r->queued = 0;
+	return ret < 0 ? ret : 0;
+}
+
 int ring_submit_wait(struct ring *r, unsigned wait_nr)
 {
 	int ret;

@@ -77,6 +77,9 @@ int ring_timeout(struct ring *r, struct __kernel_timespec *ts,
  */
 int ring_submit_wait(struct ring *r, unsigned wait_nr);
 
+/* Submits what is queued without waiting; 0 or a negative errno. */
+int ring_flush(struct ring *r);
+
 /* Moves up to max ready completions into out; returns how many. */
 unsigned ring_reap(struct ring *r, struct ring_completion *out, unsigned max);
 
