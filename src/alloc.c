@@ -37,15 +37,13 @@ void alloc_free(void *p)
 }
 
 /*
- * Chunk buffers in whole 2 MiB pages, whatever the arena's size: a read
- * into physically contiguous memory is one segment for the device, where
- * 4 KiB pages cost one segment each and split a large read into several
- * requests on a virtio disk (bench/README.md measures 3.0 against 4.3 GB/s
- * at 1 MiB, and a third fewer reads a second at 64 KiB). MADV_HUGEPAGE
- * asks for them where THP is in "madvise" mode; without THP the mapping
- * works with small pages. The kernel charges registered huge pages whole
- * to RLIMIT_MEMLOCK, so the caller budgets alloc_buffers_length() bytes,
- * and asks for small pages (huge false) where that does not fit.
+ * Chunk buffers sit in 2 MiB pages. A read into contiguous memory is one
+ * segment for the device, while 4 KiB pages split a 1 MiB read into
+ * several requests on a virtio disk: 3.0 against 4.3 GB/s measured
+ * (bench/README.md). MADV_HUGEPAGE requests them when THP is in "madvise"
+ * mode. The kernel charges registered huge pages whole to RLIMIT_MEMLOCK,
+ * so callers budget alloc_buffers_length() bytes and pass huge = false
+ * when that does not fit.
  */
 #define HUGE_PAGE ((size_t)2 << 20)
 

@@ -58,11 +58,10 @@ int sniff_new(struct sniff **out, char *msg, size_t msg_len)
 }
 
 /*
- * Each magic_buffer() call runs the whole magic database, 140 to 190 us
- * on 8 KiB here. When the description is "data", no test matched, and the
- * MIME scan can only answer application/octet-stream (checked on 59,000
- * files under /usr and the test corpora), so it is not run: that halves
- * the cost of unrecognised binary files.
+ * Skips the MIME scan when the description is "data": no test matched, so
+ * the MIME type is application/octet-stream (the same on 59,000 files
+ * under /usr and the test corpora). Each magic_buffer() call costs 140 to
+ * 190 us on 8 KiB here, so this halves the cost of unrecognised binaries.
  */
 const char *sniff_buffer(struct sniff *s, const void *head, size_t len,
 			 struct arena *a, struct mx_value *obj)
