@@ -297,6 +297,77 @@ MX_API void mx_batch_set_filter(struct mx_batch *b, mx_filter_fn fn,
 				void *arg);
 
 /*
+ * A directory found by the walker, with what listing it later needs: the
+ * device of the PATH it was found under (for one_file_system) and the
+ * directories from that PATH down to this one (for loop detection with
+ * follow_symlinks).
+ */
+struct mx_walk_dir {
+	const char *path;		/* as records will name its entries */
+	uint64_t root_dev;
+	const uint64_t *ancestors;	/* depth (dev, inode) pairs: the PATH
+					   first, this directory last */
+	size_t depth;
+};
+
+/* The step the walker is about to take with an entry it found. */
+enum mx_walk_kind {
+	MX_WALK_DIRECTORY,	/* list a directory below an added PATH */
+	MX_WALK_FILE,		/* queue a regular file for reading */
+	MX_WALK_RECORD,		/* emit a record without a read: a special
+				   file, a symbolic link not followed, or
+				   an error */
+};
+
+struct mx_walk_entry {
+	enum mx_walk_kind kind;
+	const char *path;
+	const struct mx_walk_dir *dir;	/* MX_WALK_DIRECTORY */
+	const struct mx_file_id *file;	/* MX_WALK_FILE */
+	bool follow;			/* MX_WALK_FILE: open through a final
+					   symbolic link */
+	int error;			/* MX_WALK_RECORD: the errno of an
+					   error record, 0 for a skipped one */
+};
+
+/*
+ * Called for each entry before the walker acts on it. Returns true to let
+ * the walker go on as usual, or false when the caller takes the entry
+ * over: the walker then neither lists the directory, queues the file,
+ * nor emits the record, and counts nothing. The caller may hand the entry
+ * back later with mx_batch_walk_dir() or mx_batch_add_file(), in this
+ * process or another one, or leave it to another process (a static split
+ * of the input among jobs). Pointers in e are valid only during the call.
+ */
+typedef bool (*mx_walk_fn)(const struct mx_walk_entry *e, void *arg);
+
+/*
+ * Sets the walk hook of a batch. Call before the first mx_batch_add(); it
+ * runs on the thread that adds paths. Not for asynchronous batches.
+ */
+MX_API void mx_batch_set_walk_hook(struct mx_batch *b, mx_walk_fn fn,
+				   void *arg);
+
+/*
+ * Lists a directory that the walk hook took, by the rules of cfg, as the
+ * walker would have; subdirectories go to the hook again. The directory
+ * may come from another process with the same view of the file system.
+ * Returns 0, or a negative errno when the batch can take no more paths
+ * (-ECANCELED after mx_batch_cancel()); problems with entries become
+ * records.
+ */
+MX_API int mx_batch_walk_dir(struct mx_batch *b, const struct mx_walk_dir *d);
+
+/*
+ * Queues a regular file that the walk hook took, with the identity the
+ * walker found, through the batch's filter. Blocks while the queue to the
+ * loops is full. Returns 0, -ENOMEM, or -ECANCELED after
+ * mx_batch_cancel().
+ */
+MX_API int mx_batch_add_file(struct mx_batch *b, const char *path,
+			     const struct mx_file_id *id, bool follow);
+
+/*
  * Adds a file, or a directory tree walked by the rules of cfg, from the
  * calling thread. Blocks while the queue to the loops is full. Problems
  * with single entries become records. Returns 0, or a negative errno when

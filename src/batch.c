@@ -338,24 +338,29 @@ void batch_emit(struct mx_batch *b, struct mx_record *rec)
 	mx_record_free(rec);
 }
 
+void batch_file_id(const char *path, const struct stat *st,
+		   struct mx_file_id *id)
+{
+	id->path = path;
+	id->dev = (uint64_t)st->st_dev;
+	id->inode = (uint64_t)st->st_ino;
+	id->size = (uint64_t)st->st_size;
+
+	/* Saturates past the year 2262, where nanoseconds overflow. */
+	if (__builtin_mul_overflow((int64_t)st->st_mtim.tv_sec, 1000000000,
+				   &id->mtime_ns) ||
+	    __builtin_add_overflow(id->mtime_ns, st->st_mtim.tv_nsec,
+				   &id->mtime_ns))
+		id->mtime_ns = st->st_mtim.tv_sec < 0 ? INT64_MIN : INT64_MAX;
+}
+
 /* Asks the filter whether the file the walker found is to be read. */
 static bool filter_accepts(struct mx_batch *b, const char *path,
 			   const struct stat *st)
 {
-	struct mx_file_id id = {
-		.path = path,
-		.dev = (uint64_t)st->st_dev,
-		.inode = (uint64_t)st->st_ino,
-		.size = (uint64_t)st->st_size,
-	};
+	struct mx_file_id id;
 
-	/* Saturates past the year 2262, where nanoseconds overflow. */
-	if (__builtin_mul_overflow((int64_t)st->st_mtim.tv_sec, 1000000000,
-				   &id.mtime_ns) ||
-	    __builtin_add_overflow(id.mtime_ns, st->st_mtim.tv_nsec,
-				   &id.mtime_ns))
-		id.mtime_ns = st->st_mtim.tv_sec < 0 ? INT64_MIN : INT64_MAX;
-
+	batch_file_id(path, st, &id);
 	return b->filter(&id, b->filter_arg);
 }
 
@@ -627,6 +632,49 @@ void mx_batch_set_filter(struct mx_batch *b, mx_filter_fn fn, void *arg)
 {
 	b->filter = fn;
 	b->filter_arg = arg;
+}
+
+void mx_batch_set_walk_hook(struct mx_batch *b, mx_walk_fn fn, void *arg)
+{
+	b->walk_hook = fn;
+	b->walk_hook_arg = arg;
+}
+
+int mx_batch_walk_dir(struct mx_batch *b, const struct mx_walk_dir *d)
+{
+	int ret;
+
+	if (is_cancelled(b))
+		return -ECANCELED;
+	ret = walk_taken_dir(b, d);
+	return ret < 0 && is_cancelled(b) ? -ECANCELED : ret;
+}
+
+int mx_batch_add_file(struct mx_batch *b, const char *path,
+		      const struct mx_file_id *id, bool follow)
+{
+	struct stat st;
+	char *copy;
+	int ret;
+
+	if (is_cancelled(b))
+		return -ECANCELED;
+	copy = alloc_strdup(path);
+	if (!copy)
+		return -ENOMEM;
+	/* Only the fields that batch_enqueue() and the filter read. */
+	memset(&st, 0, sizeof(st));
+	st.st_dev = (dev_t)id->dev;
+	st.st_ino = (ino_t)id->inode;
+	st.st_size = (off_t)id->size;
+	st.st_mtim.tv_sec = (time_t)(id->mtime_ns / 1000000000);
+	st.st_mtim.tv_nsec = (long)(id->mtime_ns % 1000000000);
+	if (st.st_mtim.tv_nsec < 0) {
+		st.st_mtim.tv_sec--;
+		st.st_mtim.tv_nsec += 1000000000;
+	}
+	ret = batch_enqueue(b, copy, follow, &st);
+	return ret < 0 && is_cancelled(b) ? -ECANCELED : ret;
 }
 
 void mx_batch_cancel(struct mx_batch *b)

@@ -62,6 +62,8 @@ struct mx_batch {
 					   record instead of calling fn */
 	mx_filter_fn filter;
 	void *filter_arg;
+	mx_walk_fn walk_hook;		/* see mx_batch_set_walk_hook() */
+	void *walk_hook_arg;
 	bool isolate;			/* parsers run in worker processes */
 	char parser_helper[4096];	/* their program */
 	struct task_queue queue;
@@ -163,5 +165,12 @@ void loop_join(struct loop *l, struct loop_report *report);
 
 /* Walks path (a file or a tree) into the batch. */
 int walk_path(struct mx_batch *b, const char *path);
+
+/* Lists a directory the walk hook took earlier; see mx_batch_walk_dir(). */
+int walk_taken_dir(struct mx_batch *b, const struct mx_walk_dir *d);
+
+/* The identity the filter and the walk hook see of a walked file. */
+void batch_file_id(const char *path, const struct stat *st,
+		   struct mx_file_id *id);
 
 #endif

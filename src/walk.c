@@ -41,11 +41,31 @@ struct walk {
 	int stop;		/* negative errno once the queue is closed */
 };
 
+/* Offers an entry to the batch's walk hook: true to go on with it here. */
+static bool hook_keeps(struct walk *w, const struct mx_walk_entry *e)
+{
+	return !w->b->walk_hook || w->b->walk_hook(e, w->b->walk_hook_arg);
+}
+
+static bool hook_keeps_record(struct walk *w, const char *path, int err)
+{
+	const struct mx_walk_entry e = {
+		.kind = MX_WALK_RECORD,
+		.path = path,
+		.error = err,
+	};
+
+	return hook_keeps(w, &e);
+}
+
 static void emit_error(struct walk *w, const char *path,
 		       enum record_stage stage, int err, const char *what)
 {
-	struct mx_record *rec = record_new(path);
+	struct mx_record *rec;
 
+	if (!hook_keeps_record(w, path, err))
+		return;
+	rec = record_new(path);
 	if (!rec)
 		return;
 	record_fail(rec, stage, err, "%s: %s", what, strerror(err));
@@ -79,10 +99,13 @@ static void put_lstat_identity(struct mx_record *rec, const struct stat *st)
 static void emit_skipped(struct walk *w, int dirfd, const char *name,
 			 const char *path, const struct stat *st)
 {
-	struct mx_record *rec = record_new(path);
+	struct mx_record *rec;
 	char target[4096];
 	ssize_t n;
 
+	if (!hook_keeps_record(w, path, 0))
+		return;
+	rec = record_new(path);
 	if (!rec)
 		return;
 	put_lstat_identity(rec, st);
@@ -126,6 +149,73 @@ static void walk_dir(struct walk *w, int dirfd, const char *name,
 		     const char *path, const struct stat *st,
 		     const struct ancestor *up);
 
+/*
+ * Queues a regular file, unless the walk hook takes it. Takes ownership
+ * of path.
+ */
+static int offer_file(struct walk *w, char *path, bool follow,
+		      const struct stat *st)
+{
+	struct mx_file_id id;
+	struct mx_walk_entry e = {
+		.kind = MX_WALK_FILE,
+		.path = path,
+		.file = &id,
+		.follow = follow,
+	};
+
+	if (w->b->walk_hook) {
+		batch_file_id(path, st, &id);
+		if (!hook_keeps(w, &e)) {
+			alloc_free(path);
+			return 0;
+		}
+	}
+	return batch_enqueue(w->b, path, follow, st);
+}
+
+/*
+ * Offers a directory below a PATH to the walk hook, with the chain of
+ * directories above it flattened; false when the hook took it.
+ */
+static bool hook_keeps_dir(struct walk *w, const char *path,
+			   const struct stat *st, const struct ancestor *up)
+{
+	struct mx_walk_dir d = { .path = path, .root_dev = w->root_dev };
+	struct mx_walk_entry e = {
+		.kind = MX_WALK_DIRECTORY,
+		.path = path,
+		.dir = &d,
+	};
+	const struct ancestor *a;
+	uint64_t *pairs;
+	size_t i;
+	bool keep;
+
+	if (!w->b->walk_hook)
+		return true;
+	for (a = up; a; a = a->up)
+		d.depth++;
+	d.depth++;
+	pairs = alloc_malloc(d.depth * 2 * sizeof(*pairs));
+	if (!pairs) {
+		w->stop = -ENOMEM;
+		return false;
+	}
+	i = d.depth - 1;
+	pairs[2 * i] = (uint64_t)st->st_dev;
+	pairs[2 * i + 1] = (uint64_t)st->st_ino;
+	for (a = up; a; a = a->up) {
+		i--;
+		pairs[2 * i] = (uint64_t)a->dev;
+		pairs[2 * i + 1] = (uint64_t)a->ino;
+	}
+	d.ancestors = pairs;
+	keep = hook_keeps(w, &e);
+	alloc_free(pairs);
+	return keep;
+}
+
 /* Handles one entry of a directory; path is owned and consumed. */
 static void walk_entry(struct walk *w, int dirfd, const char *name,
 		       char *path, const struct ancestor *up)
@@ -145,12 +235,15 @@ static void walk_entry(struct walk *w, int dirfd, const char *name,
 		}
 	}
 	if (S_ISREG(st.st_mode)) {
-		if (batch_enqueue(w->b, path, follow, &st) < 0)
+		if (offer_file(w, path, follow, &st) < 0)
 			w->stop = -EPIPE;
 		return;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		if (!w->b->cfg.one_file_system || st.st_dev == w->root_dev)
+		if (w->b->cfg.one_file_system && st.st_dev != w->root_dev)
+			goto out;
+		/* A loop is an error record here, never a directory taken. */
+		if (is_ancestor(up, &st) || hook_keeps_dir(w, path, &st, up))
 			walk_dir(w, dirfd, name, path, &st, up);
 		goto out;
 	}
@@ -159,16 +252,16 @@ out:
 	alloc_free(path);
 }
 
+static void list_dir(struct walk *w, int dirfd, const char *name,
+		     const char *path, const struct ancestor *self,
+		     bool inside_tree);
+
 /* Walks the directory name, relative to dirfd, that the output calls path. */
 static void walk_dir(struct walk *w, int dirfd, const char *name,
 		     const char *path, const struct stat *st,
 		     const struct ancestor *up)
 {
 	const struct ancestor self = { st->st_dev, st->st_ino, up };
-	int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY;
-	struct dirent *de;
-	DIR *dir;
-	int fd;
 
 	if (is_ancestor(up, st)) {
 		emit_error(w, path, STAGE_WALK, ELOOP,
@@ -176,8 +269,24 @@ static void walk_dir(struct walk *w, int dirfd, const char *name,
 			   "own parents");
 		return;
 	}
+	list_dir(w, dirfd, name, path, &self, up != NULL);
+}
+
+/*
+ * Opens the directory and walks its entries. inside_tree is false for a
+ * PATH named by the caller, which is followed when it is a link.
+ */
+static void list_dir(struct walk *w, int dirfd, const char *name,
+		     const char *path, const struct ancestor *self,
+		     bool inside_tree)
+{
+	int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOCTTY;
+	struct dirent *de;
+	DIR *dir;
+	int fd;
+
 	/* The entry was statted without following; open the same thing. */
-	if (!w->b->cfg.follow_symlinks && up)
+	if (!w->b->cfg.follow_symlinks && inside_tree)
 		flags |= O_NOFOLLOW;
 	fd = openat(dirfd, name, flags);
 	dir = fd >= 0 ? fdopendir(fd) : NULL;
@@ -203,7 +312,7 @@ static void walk_dir(struct walk *w, int dirfd, const char *name,
 			w->stop = -ENOMEM;
 			break;
 		}
-		walk_entry(w, fd, de->d_name, child, &self);
+		walk_entry(w, fd, de->d_name, child, self);
 		if (!w->stop && atomic_load(&w->b->cancelled))
 			w->stop = -ECANCELED;
 		if (w->stop)
@@ -244,7 +353,7 @@ static int walk_normalized(struct mx_batch *b, const char *path)
 	copy = alloc_strdup(path);
 	if (!copy)
 		return -ENOMEM;
-	return batch_enqueue(b, copy, true, &st);
+	return offer_file(&w, copy, true, &st);
 }
 
 /*
@@ -278,4 +387,26 @@ int walk_path(struct mx_batch *b, const char *given)
 	ret = walk_normalized(b, path);
 	alloc_free(path);
 	return ret;
+}
+
+int walk_taken_dir(struct mx_batch *b, const struct mx_walk_dir *d)
+{
+	struct walk w = { .b = b, .root_dev = (dev_t)d->root_dev };
+	struct ancestor *chain;
+	size_t i;
+
+	if (d->depth == 0)
+		return -EINVAL;
+	chain = alloc_calloc(d->depth, sizeof(*chain));
+	if (!chain)
+		return -ENOMEM;
+	for (i = 0; i < d->depth; i++) {
+		chain[i].dev = (dev_t)d->ancestors[2 * i];
+		chain[i].ino = (ino_t)d->ancestors[2 * i + 1];
+		chain[i].up = i ? &chain[i - 1] : NULL;
+	}
+	/* Found inside a tree: no final link is followed without -L. */
+	list_dir(&w, AT_FDCWD, d->path, d->path, &chain[d->depth - 1], true);
+	alloc_free(chain);
+	return w.stop;
 }
