@@ -384,6 +384,7 @@ int batch_enqueue(struct mx_batch *b, char *path, bool follow,
 		.follow = follow,
 		.large = st && (uint64_t)st->st_size >= LARGE_FILE_BYTES,
 		.size = st ? (uint64_t)st->st_size : 0,
+		.dev = st ? (uint64_t)st->st_dev : 0,
 	};
 	uint64_t size = st ? (uint64_t)st->st_size : 0;
 	int ret;

@@ -130,6 +130,11 @@ struct loop {
 	struct chunk *chunks;
 	struct chunk *free_chunks;
 	unsigned char *parser_cache;
+	struct fs_kind {		/* whether a device's file system is */
+		uint64_t dev;		/* local, for statx_inline() */
+		bool local;
+	} fs_kinds[8];
+	unsigned fs_kinds_used;
 	struct file *files;
 	struct file *free_files;
 	unsigned files_used;

@@ -16,6 +16,7 @@ struct task {
 	bool follow;		/* open through a final symbolic link */
 	bool large;		/* at least LARGE_FILE_BYTES when walked */
 	uint64_t size;		/* when walked */
+	uint64_t dev;		/* when walked; 0 when not known */
 };
 
 /* True when a is to run before b; NULL keeps the order of arrival. */

@@ -88,18 +88,67 @@ const char *record_kind_name(unsigned mode)
 	}
 }
 
+/* Writes the 12 permission bits as 4 octal digits and a NUL. */
+static void put_digits_octal(char *out, unsigned mode)
+{
+	int i;
+
+	for (i = 3; i >= 0; i--) {
+		out[i] = (char)('0' + (mode & 7));
+		mode >>= 3;
+	}
+	out[4] = '\0';
+}
+
+/* Writes v as exactly n decimal digits at p; returns the end. */
+static char *put_digits(char *p, unsigned v, int n)
+{
+	int i;
+
+	for (i = n - 1; i >= 0; i--) {
+		p[i] = (char)('0' + v % 10);
+		v /= 10;
+	}
+	return p + n;
+}
+
+/*
+ * Adds a timestamp in RFC 3339 form with nanoseconds. Years 0 to 9999 are
+ * written digit by digit, three per record being worth avoiding printf.
+ */
 static void put_time(struct arena *a, struct mx_value *obj, const char *key,
 		     const struct statx_timestamp *ts)
 {
 	time_t secs = (time_t)ts->tv_sec;
+	unsigned year;
 	struct tm tm;
-	char buf[64];
+	char buf[64], *p = buf;
 
 	if (!gmtime_r(&secs, &tm))
 		return;
-	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%09uZ",
-		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		 tm.tm_min, tm.tm_sec, ts->tv_nsec);
+	year = (unsigned)tm.tm_year + 1900;
+	if (tm.tm_year < -1900 || year > 9999 || ts->tv_nsec >= 1000000000u) {
+		snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%09uZ",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			 tm.tm_hour, tm.tm_min, tm.tm_sec, ts->tv_nsec);
+		val_put_cstring(a, obj, key, buf);
+		return;
+	}
+	p = put_digits(p, year, 4);
+	*p++ = '-';
+	p = put_digits(p, (unsigned)tm.tm_mon + 1, 2);
+	*p++ = '-';
+	p = put_digits(p, (unsigned)tm.tm_mday, 2);
+	*p++ = 'T';
+	p = put_digits(p, (unsigned)tm.tm_hour, 2);
+	*p++ = ':';
+	p = put_digits(p, (unsigned)tm.tm_min, 2);
+	*p++ = ':';
+	p = put_digits(p, (unsigned)tm.tm_sec, 2);
+	*p++ = '.';
+	p = put_digits(p, ts->tv_nsec, 9);
+	*p++ = 'Z';
+	*p = '\0';
 	val_put_cstring(a, obj, key, buf);
 }
 
@@ -109,7 +158,7 @@ void record_put_identity(struct mx_record *rec, const struct statx *stx)
 	struct mx_value *o = rec->root;
 	char mode[8];
 
-	snprintf(mode, sizeof(mode), "%04o", stx->stx_mode & 07777);
+	put_digits_octal(mode, stx->stx_mode & 07777);
 	val_put_cstring(a, o, "kind", record_kind_name(stx->stx_mode));
 	val_put_int(a, o, "size", (int64_t)stx->stx_size);
 	/* st_blocks counts 512-byte units whatever the file system's block. */

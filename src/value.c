@@ -396,6 +396,21 @@ static void write_string(struct strbuf *sb, const char *s, size_t len)
 	strbuf_putc(sb, '"');
 }
 
+/* Writes v in decimal, without printf, which took a tenth of the CPU. */
+static void write_int(struct strbuf *sb, int64_t v)
+{
+	char buf[24], *p = buf + sizeof(buf);
+	uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	strbuf_append(sb, p, (size_t)(buf + sizeof(buf) - p));
+}
+
 static void write_double(struct strbuf *sb, double d)
 {
 	char buf[40];
@@ -432,7 +447,7 @@ void val_write_json(struct strbuf *sb, const struct mx_value *v)
 		strbuf_puts(sb, v->u.b ? "true" : "false");
 		break;
 	case MX_INT:
-		strbuf_printf(sb, "%lld", (long long)v->u.i);
+		write_int(sb, v->u.i);
 		break;
 	case MX_DOUBLE:
 		write_double(sb, v->u.d);

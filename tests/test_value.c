@@ -2,7 +2,12 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
 #include "arena.h"
+#include "record.h"
 #include "strbuf.h"
 #include "value.h"
 
@@ -146,4 +151,47 @@ Test(value, arena_limit_sets_failed)
 	cr_assert(small.failed, "an arena over its limit must fail");
 	cr_assert_leq(small.total, 8192);
 	arena_free(&small);
+}
+
+Test(value, integers_at_the_limits)
+{
+	cr_assert_str_eq(to_json(val_int(&arena, 0)), "0");
+	cr_assert_str_eq(to_json(val_int(&arena, -1)), "-1");
+	cr_assert_str_eq(to_json(val_int(&arena, INT64_MAX)),
+			 "9223372036854775807");
+	cr_assert_str_eq(to_json(val_int(&arena, INT64_MIN)),
+			 "-9223372036854775808");
+}
+
+/* The mtime member of a record made from a statx with the given time. */
+static const char *mtime_of(int64_t sec, uint32_t nsec)
+{
+	struct mx_record *rec = record_new("f");
+	struct statx stx = { .stx_mode = S_IFREG | 0640 };
+	const struct mx_value *v;
+	static char copy[64];
+
+	cr_assert_not_null(rec);
+	stx.stx_mtime.tv_sec = sec;
+	stx.stx_mtime.tv_nsec = nsec;
+	record_put_identity(rec, &stx);
+	v = mx_value_get(mx_record_root(rec), "/mtime");
+	cr_assert_not_null(v, "no mtime for %lld", (long long)sec);
+	snprintf(copy, sizeof(copy), "%s", mx_value_string(v, NULL));
+	cr_assert_str_eq(mx_value_string(mx_value_get(mx_record_root(rec), "/mode"), NULL),
+			 "0640");
+	mx_record_free(rec);
+	return copy;
+}
+
+Test(value, record_timestamps)
+{
+	cr_assert_str_eq(mtime_of(0, 0), "1970-01-01T00:00:00.000000000Z");
+	cr_assert_str_eq(mtime_of(-1, 999999999),
+			 "1969-12-31T23:59:59.999999999Z");
+	cr_assert_str_eq(mtime_of(1796425687, 485173002),
+			 "2026-12-04T23:08:07.485173002Z");
+	/* Past year 9999, the digits go on. */
+	cr_assert_str_eq(mtime_of(253402300800LL, 5),
+			 "10000-01-01T00:00:00.000000005Z");
 }
