@@ -29,6 +29,7 @@
 #include <sqlite3.h>
 
 #include "index.h"
+#include "shard.h"
 #include "stop.h"
 #include "text.h"
 
@@ -193,6 +194,10 @@ struct index {
 	uint64_t rows_touched;
 	uint64_t rows_missing;
 	_Atomic uint64_t unchanged_failed;	/* by the walker's filter */
+
+	/* Directories that failed in other shards' walks; see below. */
+	char **shard_walk_errors;
+	size_t shard_walk_error_count;
 };
 
 static void utc_now(char *buf, size_t len)
@@ -954,7 +959,9 @@ bool index_filter(const struct mx_file_id *id, void *arg)
 		return true;
 	if (failed)
 		ix->unchanged_failed++;
-	push(ix, (struct item){ .file_id = file_id });
+	/* A row of the lookup index stays there; this index has none. */
+	if (!ix->opt.lookup_path)
+		push(ix, (struct item){ .file_id = file_id });
 	return false;
 }
 
@@ -1139,12 +1146,40 @@ static int start_run(struct index *ix)
 	return 0;
 }
 
+/* metaextract_shard(path, count): the --shard job that handles path. */
+static void sql_shard(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const void *path = sqlite3_value_blob(argv[0]);
+	int len = sqlite3_value_bytes(argv[0]);
+	sqlite3_int64 count = sqlite3_value_int64(argv[1]);
+
+	(void)argc;
+	if (count < 1 || count > UINT32_MAX) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	sqlite3_result_int64(ctx, shard_of(path ? path : "", (size_t)len,
+					   (unsigned)count));
+}
+
 static int open_reader(struct index *ix)
 {
-	int rc = sqlite3_open_v2(ix->opt.path, &ix->reader,
-				 SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-				 NULL);
+	const char *path = ix->opt.lookup_path ? ix->opt.lookup_path :
+			   ix->opt.path;
+	int rc;
 
+	if (ix->opt.lookup_path) {
+		/* A first run has no merged index yet: every file is read. */
+		if (access(path, F_OK) < 0) {
+			ix->had_files = false;
+			return 0;
+		}
+	}
+	rc = sqlite3_open_v2(path, &ix->reader,
+			     SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc == SQLITE_OK && ix->opt.lookup_path)
+		ix->had_files = pragma_int(ix->reader, "SELECT EXISTS (SELECT "
+					   "1 FROM files)") == 1;
 	if (rc == SQLITE_OK) {
 		sqlite3_busy_timeout(ix->reader, 10000);
 		rc = prepare(ix->reader, "SELECT id, size, mtime_ns, inode, "
@@ -1155,7 +1190,7 @@ static int open_reader(struct index *ix)
 	}
 	if (rc != SQLITE_OK) {
 		fprintf(stderr, "metaextract: cannot read index '%s': %s\n",
-			ix->opt.path, sqlite3_errmsg(ix->reader));
+			path, sqlite3_errmsg(ix->reader));
 		return -EIO;
 	}
 	return 0;
@@ -1227,6 +1262,10 @@ int index_open(const struct index_options *o, struct index **out)
 		ret = use_wal(ix->db, o->path);
 	if (ret == 0)
 		ret = close_stale_runs(ix);
+	if (ret == 0 && sqlite3_create_function(ix->db, "metaextract_shard", 2,
+			SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_shard,
+			NULL, NULL) != SQLITE_OK)
+		ret = -ENOMEM;
 	if (ret == 0 && prepare_writer(ix) != SQLITE_OK) {
 		fprintf(stderr, "metaextract: cannot prepare statements for "
 			"'%s': %s\n", o->path, sqlite3_errmsg(ix->db));
@@ -1274,6 +1313,9 @@ static void stop_writer(struct index *ix)
  */
 #define NOT_SEEN "id NOT IN (SELECT id FROM temp.seen)"
 #define UNDER_ROOT "substr(CAST(path AS BLOB), 1, ?2) = CAST(?3 AS BLOB)"
+/* The row belongs to the shard ?6 of ?5 shards, or ?5 is 0. */
+#define IN_SHARD \
+	"(?5 = 0 OR metaextract_shard(coalesce(path_raw, path), ?5) = ?6)"
 #define UNDER_WALK_ERROR \
 	"EXISTS (SELECT 1 FROM temp.walk_errors e WHERE " \
 	"substr(CAST(files.path AS BLOB), 1, length(CAST(e.path AS BLOB)) " \
@@ -1304,13 +1346,15 @@ static int mark_missing(struct index *ix, const char *root)
 	prefix[len] = '\0';
 	rc = sqlite3_prepare_v2(ix->db, ix->opt.prune_missing ?
 		"DELETE FROM files WHERE seen_run < ?1 AND " NOT_SEEN " AND "
-		UNDER_ROOT
+		UNDER_ROOT " AND " IN_SHARD
 		" AND NOT " UNDER_WALK_ERROR :
 		"UPDATE files SET missing = 1, indexed_at = ?4 WHERE "
 		"missing = 0 AND seen_run < ?1 AND " NOT_SEEN " AND "
-		UNDER_ROOT " AND NOT "
+		UNDER_ROOT " AND " IN_SHARD " AND NOT "
 		UNDER_WALK_ERROR, -1, &st, NULL);
 	if (rc == SQLITE_OK) {
+		sqlite3_bind_int64(st, 5, ix->opt.shard.count);
+		sqlite3_bind_int64(st, 6, ix->opt.shard.index);
 		sqlite3_bind_int64(st, 1, ix->run_id);
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)len);
 		sqlite3_bind_text(st, 3, prefix, (int)len, SQLITE_STATIC);
@@ -1322,6 +1366,48 @@ static int mark_missing(struct index *ix, const char *root)
 	}
 	free(prefix);
 	return rc;
+}
+
+/*
+ * With --shard, a directory that failed to open or read gets its error
+ * record in one shard only, but no shard's walk could look below it.
+ */
+static int insert_shard_walk_errors(struct index *ix)
+{
+	sqlite3_stmt *st;
+	size_t i;
+	int rc;
+
+	if (!ix->shard_walk_error_count)
+		return SQLITE_OK;
+	rc = sqlite3_prepare_v2(ix->db, "INSERT INTO temp.walk_errors "
+				"VALUES (?)", -1, &st, NULL);
+	for (i = 0; i < ix->shard_walk_error_count && rc == SQLITE_OK; i++) {
+		sqlite3_bind_text(st, 1, ix->shard_walk_errors[i], -1,
+				  SQLITE_STATIC);
+		rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int index_note_walk_error(struct index *ix, const char *path)
+{
+	char **grown;
+	char *copy = strdup(path);
+
+	if (!copy)
+		return -ENOMEM;
+	grown = realloc(ix->shard_walk_errors,
+			(ix->shard_walk_error_count + 1) * sizeof(*grown));
+	if (!grown) {
+		free(copy);
+		return -ENOMEM;
+	}
+	grown[ix->shard_walk_error_count++] = copy;
+	ix->shard_walk_errors = grown;
+	return 0;
 }
 
 static int mark_all_missing(struct index *ix, char *const *roots,
@@ -1345,6 +1431,8 @@ static int mark_all_missing(struct index *ix, char *const *roots,
 		rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
 		sqlite3_finalize(st);
 	}
+	if (rc == SQLITE_OK)
+		rc = insert_shard_walk_errors(ix);
 	for (i = 0; i < nroots && rc == SQLITE_OK; i++) {
 		struct stat sb;
 
@@ -1437,6 +1525,9 @@ void index_close(struct index *ix)
 	stop_writer(ix);
 	if (ix->reader)
 		exec(ix->reader, "COMMIT");
+	for (i = 0; i < ix->shard_walk_error_count; i++)
+		free(ix->shard_walk_errors[i]);
+	free(ix->shard_walk_errors);
 	sqlite3_stmt *stmts[] = { ix->upsert, ix->touch, ix->found_again,
 				  ix->del_streams,
 				  ix->del_objects, ix->del_tags,
@@ -1633,10 +1724,7 @@ static const char merge_usage[] =
 
 int index_merge_main(int argc, char **argv)
 {
-	struct index ix = { .lock_fd = -1 };
-	struct stat out_st;
-	uint64_t copied;
-	int i, failed = 0;
+	int i;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-h") == 0 ||
@@ -1658,45 +1746,64 @@ int index_merge_main(int argc, char **argv)
 		      "information.\n", stderr);
 		return 2;
 	}
-	ix.opt.path = argv[1];
-	if (open_db(argv[1], &ix.db) < 0)
+	stop_describe("the input being merged");
+	return index_merge(argv[1], argv + 2, (size_t)(argc - 2), 0);
+}
+
+int index_merge(const char *out, char *const *ins, size_t nins,
+		unsigned flags)
+{
+	const bool after_stop = flags & INDEX_MERGE_AFTER_STOP;
+	struct index ix = { .lock_fd = -1 };
+	struct stat out_st;
+	uint64_t copied;
+	size_t i;
+	int failed = 0;
+
+	ix.opt.path = out;
+	if (open_db(out, &ix.db) < 0)
 		return 2;
-	if (lock_index(&ix) < 0 || check_schema(ix.db, argv[1], true) < 0 ||
-	    use_wal(ix.db, argv[1]) < 0 || fstat(ix.lock_fd, &out_st) < 0) {
+	if (lock_index(&ix) < 0 || check_schema(ix.db, out, true) < 0 ||
+	    use_wal(ix.db, out) < 0 || fstat(ix.lock_fd, &out_st) < 0) {
 		sqlite3_close(ix.db);
 		if (ix.lock_fd >= 0)
 			close(ix.lock_fd);
 		return 2;
 	}
-	stop_describe("the input being merged");
-	for (i = 2; i < argc && !stop_signal(); i++) {
+	for (i = 0; i < nins && (after_stop || !stop_signal()); i++) {
 		struct stat in_st;
 
 		copied = 0;
-		if (stat(argv[i], &in_st) < 0) {
+		if (stat(ins[i], &in_st) < 0) {
 			fprintf(stderr, "metaextract: merge: cannot open '%s': "
-				"%s\n", argv[i], strerror(errno));
+				"%s\n", ins[i], strerror(errno));
 			failed++;
 			continue;
 		}
 		if (in_st.st_dev == out_st.st_dev &&
 		    in_st.st_ino == out_st.st_ino) {
 			fprintf(stderr, "metaextract: merge: '%s' is the "
-				"output index itself; skipped\n", argv[i]);
+				"output index itself; skipped\n", ins[i]);
 			failed++;
 			continue;
 		}
-		if (merge_one(ix.db, argv[i], &copied) != SQLITE_OK) {
+		if (merge_one(ix.db, ins[i], &copied) != SQLITE_OK) {
 			failed++;
 			continue;
 		}
-		fprintf(stderr, "metaextract: merged '%s': %" PRIu64
-			" rows copied\n", argv[i], copied);
+		if (!(flags & INDEX_MERGE_QUIET))
+			fprintf(stderr, "metaextract: merged '%s': %" PRIu64
+				" rows copied\n", ins[i], copied);
 	}
+	/* The lock on out shows that no run writes into it now. */
+	if ((flags & INDEX_MERGE_CLOSE_STALE_RUNS) &&
+	    exec(ix.db, "UPDATE runs SET status = 'interrupted' WHERE "
+		 "status = 'running'") != SQLITE_OK)
+		failed++;
 	exec(ix.db, "PRAGMA journal_mode = DELETE");
 	sqlite3_close(ix.db);
 	close(ix.lock_fd);
-	if (stop_signal())
+	if (stop_signal() && !after_stop)
 		return 128 + stop_signal();
 	return failed ? 1 : 0;
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "metaextract.h"
+#include "shard.h"
 
 /* Version of the tables; PRAGMA user_version of every index. */
 #define INDEX_SCHEMA_VERSION 1
@@ -24,6 +25,15 @@ struct index_options {
 	bool prune_missing;		/* delete rows of files gone, not flag */
 	const char *options_json;	/* for the run manifest; read only */
 	const char *argv_json;		/* by index_open() */
+	/*
+	 * Index whose rows decide which files are current, instead of this
+	 * one; NULL for this one. An MPI rank writes its own index and looks
+	 * files up in the merged one. Files found current there are not
+	 * marked seen anywhere.
+	 */
+	const char *lookup_path;
+	struct shard shard;		/* --shard: flag missing only rows of
+					   this job's shard */
 };
 
 /*
@@ -70,6 +80,30 @@ int index_finish(struct index *ix, const struct mx_summary *sum,
  * them as failed.
  */
 uint64_t index_unchanged_failed(const struct index *ix);
+
+/*
+ * Notes a directory that failed to open or read but whose error record
+ * belongs to another --shard job, so that rows below it are not flagged
+ * missing. Returns 0 or -ENOMEM.
+ */
+int index_note_walk_error(struct index *ix, const char *path);
+
+enum index_merge_flags {
+	INDEX_MERGE_QUIET = 1 << 0,		/* no line per input */
+	INDEX_MERGE_CLOSE_STALE_RUNS = 1 << 1,	/* runs still marked
+						   running, those of killed
+						   jobs, become interrupted */
+	INDEX_MERGE_AFTER_STOP = 1 << 2,	/* merge every input even
+						   after a stop signal */
+};
+
+/*
+ * Merges the indexes ins into out, as metaextract merge does, with flags
+ * of enum index_merge_flags. Returns an exit status of metaextract
+ * merge.
+ */
+int index_merge(const char *out, char *const *ins, size_t nins,
+		unsigned flags);
 
 void index_close(struct index *ix);
 

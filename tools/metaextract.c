@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -22,8 +23,12 @@
 #include "csv.h"
 #include "index.h"
 #include "progress.h"
+#include "shard.h"
 #include "stop.h"
 #include "text.h"
+#ifdef MX_HAVE_MPI
+#include "mpi_job.h"
+#endif
 
 #define EXIT_SOME_FAILED 1
 #define EXIT_USAGE 2
@@ -45,6 +50,9 @@ struct output {
 	struct mx_batch *batch;	/* cancelled when a write fails */
 };
 
+/* Takes one input path: a PATH or an entry of a --files-from list. */
+typedef int (*add_path_fn)(void *ctx, const char *path);
+
 
 static const char usage_text[] =
 "Usage: metaextract [OPTION]... PATH...\n"
@@ -60,6 +68,18 @@ static const char usage_text[] =
 "  -L, --follow             follow symbolic links found inside directories\n"
 "                           (links named as PATH are always followed)\n"
 "  -x, --one-file-system    do not enter directories on other file systems\n"
+"      --shard=K/N          handle only the files of job K of N (K from 1):\n"
+"                           every job walks the whole input, and job K\n"
+"                           takes the entries whose path, as walked, hashes\n"
+"                           (XXH64) to K; files left to other jobs are not\n"
+"                           counted, and an index flags missing only rows\n"
+"                           of its own shard\n"
+"      --mpi                run as one rank of an MPI job (mpirun, srun):\n"
+"                           the ranks walk and read the input together,\n"
+"                           stealing work from each other; needs -o FILE,\n"
+"                           each rank writes FILE.rank-R, and rank 0 merges\n"
+"                           them into FILE at the end (only in builds with\n"
+"                           -Dmpi=enabled)\n"
 "\n"
 "What to extract:\n"
 "  -d, --digest=LIST        comma-separated digests: xxh3 (alias xxh3-64),\n"
@@ -194,6 +214,8 @@ enum long_only {
 	OPT_PROBE_SIZE,
 	OPT_ANALYZE_DURATION,
 	OPT_ORDER,
+	OPT_SHARD,
+	OPT_MPI,
 };
 
 static const struct option long_options[] = {
@@ -201,6 +223,8 @@ static const struct option long_options[] = {
 	{ "null", no_argument, NULL, '0' },
 	{ "follow", no_argument, NULL, 'L' },
 	{ "one-file-system", no_argument, NULL, 'x' },
+	{ "shard", required_argument, NULL, OPT_SHARD },
+	{ "mpi", no_argument, NULL, OPT_MPI },
 	{ "digest", required_argument, NULL, 'd' },
 	{ "no-content", no_argument, NULL, OPT_NO_CONTENT },
 	{ "no-type", no_argument, NULL, OPT_NO_TYPE },
@@ -449,8 +473,15 @@ static ssize_t read_entry(char **line, size_t *cap, int delim, FILE *f)
 	}
 }
 
-/* Adds each path listed in name; returns 0 or a negative errno. */
-static int add_files_from(struct mx_batch *b, const char *name, int delim)
+/* Adds a path to a batch; the add_path_fn of a single-process run. */
+static int add_to_batch(void *batch, const char *path)
+{
+	return mx_batch_add(batch, path);
+}
+
+/* Passes each path listed in name to add; returns 0 or a negative errno. */
+static int add_files_from(add_path_fn add, void *ctx, const char *name,
+			  int delim)
 {
 	FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "re");
 	char *line = NULL;
@@ -475,7 +506,7 @@ static int add_files_from(struct mx_batch *b, const char *name, int delim)
 				"NUL-separated lists\n", name, number);
 			ret = -EINVAL;
 		} else if (n > 0) {
-			ret = mx_batch_add(b, line);
+			ret = add(ctx, line);
 		}
 	}
 	if (ret == 0 && n == -2) {
@@ -591,7 +622,7 @@ static FILE *open_stats(const char *path, const struct output *out)
 
 /* Writes the batch's statistics with the progress timeline added. */
 static int write_stats(FILE *f, const char *path, const struct mx_summary *s,
-		       const struct progress *p)
+		       const struct progress *p, const char *extra)
 {
 	size_t len;
 
@@ -606,6 +637,8 @@ static int write_stats(FILE *f, const char *path, const struct mx_summary *s,
 	fwrite(s->stats_json, 1, len - 1, f);
 	fputs(",\"timeline\":", f);
 	progress_write_timeline(p, f);
+	if (extra)
+		fprintf(f, ",%s", extra);
 	fputs("}\n", f);
 	if (fclose(f) != 0) {
 		fprintf(stderr, "metaextract: writing --stats file '%s' "
@@ -621,6 +654,7 @@ struct cli {
 	int files_from_count;
 	bool digest_given;
 	const char *output;
+	const char *merged_output;	/* --mpi: FILE; output is a shard */
 	enum format format;
 	bool rescan;
 	bool retry_failed;
@@ -631,6 +665,8 @@ struct cli {
 	int delim;
 	bool quiet;
 	int verbose;
+	struct shard shard;		/* --shard; count 0 without */
+	bool mpi;
 };
 
 static void parse_options(struct cli *cli, int argc, char **argv)
@@ -647,6 +683,21 @@ static void parse_options(struct cli *cli, int argc, char **argv)
 		case '0': cli->delim = '\0'; break;
 		case 'L': cfg->follow_symlinks = true; break;
 		case 'x': cfg->one_file_system = true; break;
+		case OPT_SHARD:
+			if (shard_parse(optarg, &cli->shard) < 0)
+				fail_usage("invalid value '%s' for --shard: "
+					   "expected K/N with 1 <= K <= N, "
+					   "such as 2/8", optarg);
+			break;
+		case OPT_MPI:
+#ifdef MX_HAVE_MPI
+			cli->mpi = true;
+#else
+			fail_usage("--mpi: this metaextract was built without "
+				   "MPI; build it with meson setup "
+				   "-Dmpi=enabled");
+#endif
+			break;
 		case 'd':
 			cli->digest_given = true;
 			if (mx_digest_parse(optarg, &cfg->digests) < 0)
@@ -820,6 +871,16 @@ static void parse_options(struct cli *cli, int argc, char **argv)
 		cli->format = format_from_name(cli->output);
 	if (cli->format == FORMAT_SQLITE && !cli->output)
 		fail_usage("--format=sqlite needs -o FILE");
+	if (cli->mpi && !cli->output)
+		fail_usage("--mpi needs -o FILE: each rank writes FILE.rank-R, "
+			   "then rank 0 merges them into FILE");
+	if (cli->mpi && cli->prune_missing)
+		fail_usage("--prune-missing needs the whole walk in one "
+			   "process, so it does not work with --mpi; run it "
+			   "without --mpi, or with --shard jobs");
+	if (cli->mpi && cli->shard.count)
+		fail_usage("--mpi and --shard split the input each, and cannot "
+			   "be combined");
 	if (cli->format != FORMAT_SQLITE &&
 	    (cli->rescan || cli->retry_failed || cli->prune_missing))
 		fail_usage("--rescan, --retry-failed and --prune-missing apply "
@@ -890,16 +951,16 @@ static void report_crashes(void)
 		sigaction(signals[i], &sa, NULL);
 }
 
-/* Feeds every PATH and --files-from list to the batch. */
-static int add_inputs(struct cli *cli, struct mx_batch *b, int argc,
+/* Passes every PATH and each path of the --files-from lists to add. */
+static int add_inputs(struct cli *cli, add_path_fn add, void *ctx, int argc,
 		      char **argv)
 {
 	int i, ret = 0;
 
 	for (i = optind; i < argc && ret == 0; i++)
-		ret = mx_batch_add(b, argv[i]);
+		ret = add(ctx, argv[i]);
 	for (i = 0; i < cli->files_from_count && ret == 0; i++)
-		ret = add_files_from(b, cli->files_from[i], cli->delim);
+		ret = add_files_from(add, ctx, cli->files_from[i], cli->delim);
 	return ret;
 }
 
@@ -972,6 +1033,8 @@ static int open_index(struct cli *cli, struct output *out, int argc,
 		.prune_missing = cli->prune_missing,
 		.options_json = options,
 		.argv_json = args,
+		.lookup_path = cli->merged_output,
+		.shard = cli->shard,
 	};
 	int ret = options && args ? index_open(&o, &out->index) : -ENOMEM;
 
@@ -1020,17 +1083,180 @@ static mx_record_fn record_writer(const struct output *out)
 	return out->format == FORMAT_CSV ? write_csv_record : write_record;
 }
 
+/* The walk hook of --shard: which entries this job handles. */
+struct shard_hook {
+	const struct shard *shard;
+	struct index *index;		/* NULL without an index */
+	uint64_t left;			/* entries left to other jobs */
+};
+
+static bool keep_shard_entry(const struct mx_walk_entry *e, void *arg)
+{
+	struct shard_hook *h = arg;
+
+	/* Every job lists every directory; entries below are split. */
+	if (e->kind == MX_WALK_DIRECTORY || shard_owns(h->shard, e->path))
+		return true;
+	h->left++;
+	if (e->kind == MX_WALK_RECORD && e->error && h->index &&
+	    index_note_walk_error(h->index, e->path) < 0)
+		fprintf(stderr, "metaextract: no memory to note the walk "
+			"error of '%s'; files below it may be flagged "
+			"missing\n", e->path);
+	return false;
+}
+
+/*
+ * Warns when an MPI launcher started several copies of a run without
+ * --mpi, since each would then index the whole input on its own.
+ */
+static void warn_unused_launcher(void)
+{
+	static const char *const sizes[] = { "OMPI_COMM_WORLD_SIZE",
+					     "PMI_SIZE", "PMIX_SIZE",
+					     "MPI_LOCALNRANKS" };
+	size_t i;
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		const char *v = getenv(sizes[i]);
+
+		if (v && atoi(v) > 1) {
+			fprintf(stderr, "metaextract: warning: started as one "
+				"of %s MPI processes (%s) without --mpi, so "
+				"each process indexes the whole input on its "
+				"own; add --mpi\n", v, sizes[i]);
+			return;
+		}
+	}
+}
+
+#ifdef MX_HAVE_MPI
+static struct mpi_job *job;	/* with --mpi */
+#endif
+
+/*
+ * Returns the exit status of a failed setup. In an MPI job the other
+ * ranks would wait for this one for ever, so the whole job ends.
+ */
+static int setup_failed(void)
+{
+#ifdef MX_HAVE_MPI
+	if (job)
+		mpi_job_abort(job, EXIT_USAGE);
+#endif
+	return EXIT_USAGE;
+}
+
+/*
+ * With --mpi: joins the job, gives this rank its own output shard, and
+ * has rank 0 merge the shards a killed run left behind.
+ */
+static int start_mpi(struct cli *cli, int *argc, char ***argv)
+{
+#ifdef MX_HAVE_MPI
+	char *shard;
+
+	if (mpi_job_start(argc, argv, &job) < 0)
+		return -EIO;
+	shard = mpi_job_shard_path(job, cli->output);
+	if (!shard || mpi_job_prepare_output(job, cli->output,
+					     cli->format == FORMAT_SQLITE,
+					     cli->quiet) < 0) {
+		free(shard);
+		return -EIO;
+	}
+	cli->merged_output = cli->output;
+	cli->output = shard;
+	/* Only rank 0 writes --stats, with the figures of every rank. */
+	if (mpi_job_rank(job) != 0)
+		cli->stats = NULL;
+#endif
+	return 0;
+}
+
+/* Walks and reads the input: across the ranks with --mpi, else here. */
+static int run_inputs(struct cli *cli, struct mx_batch *b, int argc,
+		      char **argv)
+{
+#ifdef MX_HAVE_MPI
+	int ret = 0;
+
+	if (job) {
+		if (mpi_job_rank(job) == 0)
+			ret = add_inputs(cli, mpi_job_add_root, job, argc,
+					 argv);
+		return mpi_job_walk(job, b, cli->cfg.threads, ret);
+	}
+#endif
+	return add_inputs(cli, add_to_batch, b, argc, argv);
+}
+
+/*
+ * With --mpi: gathers the counters of every rank, prints the job's
+ * summary on rank 0 and returns the highest exit status of the ranks.
+ * *ranks_json is the "mpi" member for --stats on rank 0.
+ */
+static int gather_mpi(const struct cli *cli, const struct mx_summary *sum,
+		      int status, char **ranks_json)
+{
+	*ranks_json = NULL;
+#ifdef MX_HAVE_MPI
+	if (job)
+		return mpi_job_gather(job, sum, status, cli->quiet,
+				      ranks_json);
+#endif
+	return status;
+}
+
+/* With --mpi: rank 0 merges the shards into the output, then all leave. */
+static int end_mpi(const struct cli *cli, int status)
+{
+#ifdef MX_HAVE_MPI
+	if (job) {
+		status = mpi_job_finish(job, cli->merged_output,
+					cli->format == FORMAT_SQLITE ?
+					MPI_OUTPUT_SQLITE :
+					cli->format == FORMAT_CSV ?
+					MPI_OUTPUT_CSV : MPI_OUTPUT_TEXT,
+					status, cli->quiet);
+		free((char *)cli->output);
+		job = NULL;
+	}
+#endif
+	return status;
+}
+
+/* The exit status of a finished run; see the end of --help. */
+static int run_status(int ret, const struct output *out, int index_error,
+		      const struct mx_summary *sum, uint64_t failed_before)
+{
+	if (out->error) {
+		fprintf(stderr, "metaextract: writing to %s failed: %s\n",
+			out->name, strerror(out->error));
+		return EXIT_USAGE;
+	}
+	if (index_error)
+		return EXIT_USAGE;
+	if (stop_signal())
+		return 128 + stop_signal();
+	if (ret < 0 && ret != -ECANCELED)
+		return EXIT_USAGE;
+	return sum->files_failed || failed_before ? EXIT_SOME_FAILED : 0;
+}
+
 int main(int argc, char **argv)
 {
 	/* Static, so that early returns leave nothing LeakSanitizer counts. */
 	static struct cli cli = { .delim = '\n', .progress = "auto" };
+	struct shard_hook shard_hook = { .shard = &cli.shard };
 	struct progress *progress;
 	struct output out = { .fd = -1 };
 	struct mx_summary sum;
 	struct mx_batch *b;
 	FILE *stats = NULL;
+	char *ranks_json;
 	uint64_t failed_before = 0;
-	int ret, index_error = 0;
+	int ret, status, index_error = 0;
 
 	stop_watch();
 	if (argc > 1 && strcmp(argv[1], "bench") == 0)
@@ -1045,21 +1271,25 @@ int main(int argc, char **argv)
 	parse_options(&cli, argc, argv);
 	mx_set_log(log_to_stderr, NULL, cli.verbose >= 2 ? MX_LOG_DEBUG :
 		   cli.verbose ? MX_LOG_INFO : MX_LOG_WARN);
+	if (!cli.mpi)
+		warn_unused_launcher();
+	if (cli.mpi && start_mpi(&cli, &argc, &argv) < 0)
+		return setup_failed();
 	out.format = cli.format;
 	if (out.format == FORMAT_SQLITE) {
 		if (open_index(&cli, &out, argc, argv) < 0)
-			return EXIT_USAGE;
+			return setup_failed();
 	} else if (open_output(&out, cli.output) < 0) {
-		return EXIT_USAGE;
+		return setup_failed();
 	}
 	if (out.format == FORMAT_CSV && (ret = csv_open(out.fd, &out.csv)) < 0) {
 		fprintf(stderr, "metaextract: writing the CSV header to %s "
 			"failed: %s\n", out.name, strerror(-ret));
-		return EXIT_USAGE;
+		return setup_failed();
 	}
 	if (cli.stats && !(stats = open_stats(cli.stats, &out))) {
 		index_close(out.index);
-		return EXIT_USAGE;
+		return setup_failed();
 	}
 	report_crashes();
 	ret = mx_batch_new(&cli.cfg, record_writer(&out), out.index ?
@@ -1068,51 +1298,57 @@ int main(int argc, char **argv)
 		fprintf(stderr, "metaextract: cannot start: %s\n",
 			strerror(-ret));
 		index_close(out.index);
-		return EXIT_USAGE;
+		return setup_failed();
 	}
 	out.batch = b;
 	if (out.index) {
 		index_set_batch(out.index, b);
 		mx_batch_set_filter(b, index_filter, out.index);
 	}
+	if (cli.shard.count) {
+		shard_hook.index = out.index;
+		mx_batch_set_walk_hook(b, keep_shard_entry, &shard_hook);
+	}
 	stop_set_batch(b);
 	progress = progress_start(b, choose_progress(&cli),
 				  cli.progress_interval, cli.stats != NULL);
-	ret = add_inputs(&cli, b, argc, argv);
+	ret = run_inputs(&cli, b, argc, argv);
 	mx_batch_finish(b, &sum);
 	progress_stop(progress);
 	csv_close(out.csv);
 	if (out.fd >= 0 && out.fd != STDOUT_FILENO && close(out.fd) != 0 &&
 	    !out.error)
 		out.error = errno;
-	if (!cli.quiet)
+	/* An MPI job prints one summary for all ranks, on rank 0. */
+	if (!cli.quiet && !cli.mpi)
 		print_summary(&sum);
+	if (!cli.quiet && cli.shard.count)
+		fprintf(stderr, "metaextract: shard %u/%u: %" PRIu64 " entries "
+			"left to the other jobs\n", cli.shard.index,
+			cli.shard.count, shard_hook.left);
 	if (out.index) {
 		bool complete = ret == 0 && !sum.cancelled && !stop_signal();
 
+		/*
+		 * A rank saw only part of each tree, so it cannot tell which
+		 * rows are missing: it passes no roots.
+		 */
 		index_error = index_finish(out.index, &sum, complete,
-					   argv + optind,
-					   (size_t)(argc - optind), cli.quiet);
+					   argv + optind, cli.mpi ? 0 :
+					   (size_t)(argc - optind),
+					   cli.quiet || cli.mpi);
 		failed_before = index_unchanged_failed(out.index);
 		index_close(out.index);
 	}
-	if (stats && write_stats(stats, cli.stats, &sum, progress) < 0 &&
-	    !out.error)
-		ret = -EIO;
+	status = run_status(ret, &out, index_error, &sum, failed_before);
+	status = gather_mpi(&cli, &sum, status, &ranks_json);
+	if (stats && write_stats(stats, cli.stats, &sum, progress,
+				 ranks_json) < 0 && status < EXIT_USAGE)
+		status = EXIT_USAGE;
+	free(ranks_json);
 	progress_free(progress);
 	stop_set_batch(NULL);
 	mx_batch_free(b);
 	free(cli.files_from);
-	if (out.error) {
-		fprintf(stderr, "metaextract: writing to %s failed: %s\n",
-			out.name, strerror(out.error));
-		return EXIT_USAGE;
-	}
-	if (index_error)
-		return EXIT_USAGE;
-	if (stop_signal())
-		return 128 + stop_signal();
-	if (ret < 0 && ret != -ECANCELED)
-		return EXIT_USAGE;
-	return sum.files_failed || failed_before ? EXIT_SOME_FAILED : 0;
+	return end_mpi(&cli, status);
 }

@@ -7,20 +7,22 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
 # -Dtesting=true adds the misbehaving test parsers and fault injection
-# that the isolation tests need; release builds leave it off.
+# that the isolation tests need; release builds leave it off. -Dmpi=enabled
+# builds --mpi, which tests/test_mpi.sh runs under mpirun.
 if [ ! -f build/build.ninja ]; then
-	meson setup build -Dtesting=true
+	meson setup build -Dtesting=true -Dmpi=enabled
 else
-	meson setup --reconfigure build -Dtesting=true >/dev/null
+	meson setup --reconfigure build -Dtesting=true -Dmpi=enabled >/dev/null
 fi
 status=0
 meson test -C build --print-errorlogs | tee -a "$log" || status=1
 
 if [ ! -f build-asan/build.ninja ]; then
 	meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
-		-Dtesting=true
+		-Dtesting=true -Dmpi=enabled
 else
-	meson setup --reconfigure build-asan -Dtesting=true >/dev/null
+	meson setup --reconfigure build-asan -Dtesting=true -Dmpi=enabled \
+		>/dev/null
 fi
 # Any UBSan report fails the test that caused it.
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

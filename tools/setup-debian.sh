@@ -22,6 +22,6 @@ if [ -n "$missing" ]; then
 fi
 
 if [ ! -f build/build.ninja ]; then
-	meson setup build >&2
+	meson setup build -Dmpi=enabled >&2
 fi
 meson compile -C build >&2
