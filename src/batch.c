@@ -169,7 +169,7 @@ static void fit_buffers(struct mx_batch *b)
 {
 	struct mx_config *cfg = &b->cfg;
 	struct mx_summary *s = &b->sum;
-	unsigned long long per_loop, need, fit;
+	unsigned long long per_loop, need, fit, huge_fit;
 	struct rlimit rl;
 	char have[32], want[32];
 
@@ -216,11 +216,19 @@ static void fit_buffers(struct mx_batch *b)
 	fmt_mib(have, sizeof(have), rl.rlim_cur);
 	per_loop = rl.rlim_cur / b->nloops;
 	per_loop = per_loop > PARSER_CACHE ? per_loop - PARSER_CACHE : 0;
-	if (per_loop >= alloc_buffers_length(1))
-		per_loop -= per_loop % alloc_buffers_length(1);
-	else
-		b->huge_buffers = false;	/* a huge page would not fit */
 	fit = per_loop / cfg->chunk_size;
+	/*
+	 * Huge pages are charged whole, so they fit fewer buffers. Keep
+	 * them unless that loses more than a quarter of the buffers: at
+	 * Debian's 8 MiB limit with two loops, 8 buffers of 256 KiB in
+	 * huge pages against 15 in small ones.
+	 */
+	huge_fit = (per_loop - per_loop % alloc_buffers_length(1)) /
+		   cfg->chunk_size;
+	if (huge_fit >= 2 && huge_fit * 4 >= fit * 3)
+		fit = huge_fit;
+	else
+		b->huge_buffers = false;
 	if (fit >= 2) {
 		cfg->buffers = (unsigned)fit;
 		if (cfg->queue_depth > cfg->buffers)

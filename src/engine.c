@@ -47,8 +47,7 @@ static struct file *file_get(struct loop *l)
 static void file_put(struct loop *l, struct file *f)
 {
 	if (f->task.large)
-		if (--l->large_in_flight == 0)
-			atomic_fetch_sub(&l->batch->loops_on_large, 1);
+		l->large_in_flight--;
 	alloc_free(f->task.path);
 	f->task.path = NULL;
 	f->rec = NULL;
@@ -885,8 +884,7 @@ static void start_file(struct loop *l, struct task t)
 	f->task = t;
 	f->depth = l->batch->cfg.queue_depth;
 	if (t.large) {
-		if (l->large_in_flight++ == 0)
-			atomic_fetch_add(&l->batch->loops_on_large, 1);
+		l->large_in_flight++;
 		l->report.large_files++;
 		/*
 		 * A loop reads one large file at a time, so that file gets
@@ -1039,21 +1037,11 @@ static bool steal_task(struct loop *l, struct task *t)
 }
 
 /*
- * Whether a loop that reads a large file may take another: only when no
- * loop is without one. Before, the first loop to wake took every large
- * file given on the command line while the other waited for small ones:
- * four 1 GiB files hashed with SHA-256 ran on one core.
- */
-static bool every_loop_on_large(struct mx_batch *b)
-{
-	return atomic_load(&b->loops_on_large) >= b->nloops;
-}
-
-/*
  * Takes the next task: a large file when the loop reads none, else one
  * from the loop's deque, else a batch from the walker's queue, else a
- * steal, and last another large file when every loop reads one. Returns
- * false when none is at hand.
+ * steal. A loop reads one large file at a time: taking a second while
+ * the others were busy left one loop with three of four 1 GiB files to
+ * hash with SHA-256 and the other idle. Returns false when none is at hand.
  */
 static bool next_task(struct loop *l, struct task *t)
 {
@@ -1071,8 +1059,7 @@ static bool next_task(struct loop *l, struct task *t)
 	}
 	n = queue_try_pop_many(&l->batch->queue, batch, REFILL_TASKS);
 	if (n == 0)
-		return steal_task(l, t) || (every_loop_on_large(l->batch) &&
-					    queue_try_pop(large, t));
+		return steal_task(l, t);
 	l->report.refills++;
 	*t = batch[0];
 	/* Pushed last to first, so the loop itself takes them in walk

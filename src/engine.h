@@ -115,7 +115,6 @@ struct mx_batch {
 	size_t records_count;
 	bool discard;			/* finishing: free records instead */
 	atomic_uint loops_running;
-	atomic_uint loops_on_large;	/* loops reading a large file */
 	atomic_bool walk_finished;
 };
 
