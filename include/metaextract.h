@@ -81,6 +81,10 @@ struct mx_config {
 	uint32_t chunk_size;		/* bytes per read, a multiple of 4096 */
 	unsigned buffers;		/* chunk buffers per worker loop */
 	unsigned queue_depth;		/* reads in flight per file */
+	unsigned large_queue_depth;	/* for a file of 64 MiB or more, which
+					   a loop reads one at a time; 0: the
+					   larger of queue_depth and 3/4 of
+					   buffers */
 	unsigned files_in_flight;	/* open files per worker loop */
 	unsigned digests;		/* mask of enum mx_digest; 0 for none */
 	bool content;			/* read every byte; false reads only what
@@ -253,6 +257,7 @@ struct mx_summary {
 	uint32_t chunk_size;
 	unsigned buffers;		/* per loop, after fitting the limits */
 	unsigned queue_depth;		/* likewise */
+	unsigned max_reads_in_flight;	/* most at once in any one loop */
 	bool registered_buffers;	/* false: plain reads, see buffer_note */
 	bool cancelled;			/* mx_batch_cancel() was called */
 	char backend[16];		/* "io_uring", or "pool" when any loop

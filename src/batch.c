@@ -62,7 +62,8 @@ static int check_config(const struct mx_config *cfg)
 		return -EINVAL;
 	if (cfg->buffers < 1 || cfg->buffers > 4096)
 		return -EINVAL;
-	if (cfg->queue_depth < 1 || cfg->queue_depth > cfg->buffers)
+	if (cfg->queue_depth < 1 || cfg->queue_depth > cfg->buffers ||
+	    cfg->large_queue_depth > cfg->buffers)
 		return -EINVAL;
 	if (cfg->files_in_flight < 1 || cfg->files_in_flight > 1024)
 		return -EINVAL;
@@ -233,6 +234,8 @@ static void fit_buffers(struct mx_batch *b)
 		cfg->buffers = (unsigned)fit;
 		if (cfg->queue_depth > cfg->buffers)
 			cfg->queue_depth = cfg->buffers;
+		if (cfg->large_queue_depth > cfg->buffers)
+			cfg->large_queue_depth = cfg->buffers;
 		snprintf(s->buffer_note, sizeof(s->buffer_note),
 			 "%u x %u KiB registered per loop, fewer to fit "
 			 "RLIMIT_MEMLOCK %s", cfg->buffers,
@@ -713,8 +716,13 @@ int mx_batch_finish(struct mx_batch *b, struct mx_summary *sum)
 	b->sum.threads = b->nloops;
 	b->sum.cancelled = is_cancelled(b);
 	b->sum.files_unchanged = atomic_load(&b->files_unchanged);
-	for (unsigned i = 0; i < b->nloops; i++)
+	for (unsigned i = 0; i < b->nloops; i++) {
 		b->sum.steals += b->reports[i].steals;
+		if (b->reports[i].max_reads_in_flight >
+		    b->sum.max_reads_in_flight)
+			b->sum.max_reads_in_flight =
+				b->reports[i].max_reads_in_flight;
+	}
 	b->sum.chunk_size = b->cfg.chunk_size;
 	b->sum.buffers = b->cfg.buffers;
 	b->sum.queue_depth = b->cfg.queue_depth;

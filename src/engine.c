@@ -892,7 +892,9 @@ static void start_file(struct loop *l, struct task t)
 		 * With O_DIRECT here, 4 reads of 256 KiB in flight gave
 		 * 3.6 GB/s and 16 gave 4.2 GB/s.
 		 */
-		if (f->depth < l->batch->cfg.buffers * 3 / 4)
+		if (l->batch->cfg.large_queue_depth)
+			f->depth = l->batch->cfg.large_queue_depth;
+		else if (f->depth < l->batch->cfg.buffers * 3 / 4)
 			f->depth = l->batch->cfg.buffers * 3 / 4;
 	}
 	f->fd = -1;

@@ -109,6 +109,17 @@ d = json.load(open(sys.argv[1]))
 r = d["results"]
 print(len(r), all(x["bytes"] == 8 << 20 and x["reads"] > 0 for x in r))
 ' "$work/bench.json")"
+# A file of 64 MiB or more keeps the depth asked for: a normal run gives
+# such files three quarters of the buffers, which bench must not.
+head -c 70M /dev/zero >"$work/large"
+"$mx" bench --json --runs=1 --chunk-sizes=256K --queue-depths=1,4 \
+	"$work/large" >"$work/bench-large.json"
+check "bench keeps the depth on a large file" "1 4" "$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print(" ".join(str(x["max_reads_in_flight"]) for x in d["results"]))
+' "$work/bench-large.json")"
+rm -f "$work/large"
 "$mx" bench --queue-depths=0 "$work/slow" >/dev/null 2>&1
 check "bench exit code, invalid depth" 2 $?
 mkdir "$work/empty"

@@ -72,6 +72,7 @@ struct run {
 	uint64_t files;
 	uint64_t failed;
 	unsigned queue_depth;		/* after fitting RLIMIT_MEMLOCK */
+	unsigned max_in_flight;		/* reads at once in any one loop */
 	double mean, p50, p90, p99, p999, max;
 };
 
@@ -272,6 +273,7 @@ static int run_once(const struct bench *bn, uint32_t chunk, unsigned depth,
 	cfg.auto_direct = false;	/* bench measures the mode it is given */
 	cfg.chunk_size = chunk;
 	cfg.queue_depth = depth;
+	cfg.large_queue_depth = depth;	/* the depth measured, for any size */
 	cfg.buffers = buffers_for(chunk, depth);
 	memset(r, 0, sizeof(*r));
 	if (bn->cold)
@@ -290,6 +292,7 @@ static int run_once(const struct bench *bn, uint32_t chunk, unsigned depth,
 	r->bytes = sum.content_bytes;
 	r->reads = sum.reads;
 	r->queue_depth = sum.queue_depth;
+	r->max_in_flight = sum.max_reads_in_flight;
 	r->mean = sum.latency_mean_us;
 	r->p50 = sum.latency_p50_us;
 	r->p90 = sum.latency_p90_us;
@@ -314,13 +317,14 @@ static void print_row(const struct bench *bn, uint32_t chunk,
 	double iops = r->seconds > 0 ? (double)r->reads / r->seconds : 0;
 
 	if (bn->json) {
-		printf("%s{\"chunk_size\":%u,\"queue_depth\":%u,\"runs\":%u,"
+		printf("%s{\"chunk_size\":%u,\"queue_depth\":%u,"
+		       "\"max_reads_in_flight\":%u,\"runs\":%u,"
 		       "\"seconds\":%.6f,\"bytes\":%llu,\"reads\":%llu,"
 		       "\"bytes_per_second\":%.1f,\"iops\":%.1f,"
 		       "\"latency_us\":{\"mean\":%.3f,\"p50\":%.3f,"
 		       "\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,"
 		       "\"max\":%.3f}}", first ? "" : ",", chunk,
-		       r->queue_depth, bn->runs, r->seconds,
+		       r->queue_depth, r->max_in_flight, bn->runs, r->seconds,
 		       (unsigned long long)r->bytes,
 		       (unsigned long long)r->reads, bps, iops, r->mean,
 		       r->p50, r->p90, r->p99, r->p999, r->max);
