@@ -3,7 +3,8 @@
 # small ones, warm and cold. It prints the wall time with -j 2 against
 # -j 1, and what each loop did according to --stats: files, bytes, busy
 # fraction, steals and large files. Other options are the defaults
-# (xxh128, type, parsers).
+# (xxh128, type, parsers). Then it compares the --order values in ORDERS
+# (default "walk size-desc size-asc") with -j 2.
 #
 # Usage: bench/mixed_tree.sh [BUILD_DIR] [WORK_DIR] [RUNS]
 # The tree, made in WORK_DIR/tree (default /tmp/mx-bench-mixed), contains two
@@ -54,12 +55,14 @@ fi
 bytes=$(find "$tree" -type f -printf '%s\n' |
 	awk '{ n += $1 } END { printf "%.0f\n", n }')
 
-# run_series MODE THREADS: runs metaextract RUNS times, keeping each run's
-# wall time and stats, and prints one table row plus the per-loop rows of
-# the median run. Sets the variable wall_jTHREADS to the median wall time.
+# run_series MODE THREADS [OPTION]: runs metaextract RUNS times, keeping
+# each run's wall time and stats, and prints one table row plus the
+# per-loop rows of the median run. Sets the variable wall_jTHREADS to the
+# median wall time.
 run_series() {
 	mode=$1
 	threads=$2
+	option=${3:-}
 	load=$(load_1min)
 	i=0
 	: >"$work/times"
@@ -68,15 +71,15 @@ run_series() {
 			drop_page_cache
 		fi
 		start=$(date +%s.%N)
-		"$mx" -q -j "$threads" --stats="$work/stats-$i.json" "$tree" \
-			>/dev/null || true
+		"$mx" -q -j "$threads" $option --stats="$work/stats-$i.json" \
+			"$tree" >/dev/null || true
 		end=$(date +%s.%N)
 		echo "$i $(echo "$end - $start" | bc -l)" >>"$work/times"
 		i=$((i + 1))
 	done
-	python3 - "$work" "$runs" "$threads" "$count" "$load" <<'EOF'
+	python3 - "$work" "$runs" "$threads" "$count" "$load" "$option" <<'EOF'
 import json, sys
-work, runs, threads, count, load = sys.argv[1:6]
+work, runs, threads, count, load, option = sys.argv[1:7]
 runs, count = int(runs), int(count)
 times = sorted((float(t), int(i)) for i, t in
                (line.split() for line in open(work + "/times")))
@@ -89,8 +92,8 @@ other = {k: n for k, n in stats["errors"].items()
 if stats["files"] != count or other:
     sys.exit("mixed_tree.sh: -j %s: %d files, expected %d; failures %s" % (
         threads, stats["files"], count, stats["errors"]))
-print("-j %-3s %9.3f %9.3f %9.0f %12d %8s" % (
-    threads, wall, stats["wall_seconds"],
+print("%-22s %9.3f %9.3f %9.0f %12d %8s" % (
+    ("-j %s %s" % (threads, option)).strip(), wall, stats["wall_seconds"],
     stats["bytes_per_second"] / 1e6, stats["files_failed"], load))
 for loop in stats["loops"]:
     print("   loop %d: files %5d  bytes %11d  busy_fraction %.3f  "
@@ -107,12 +110,15 @@ section() {
 	mode=$1
 	echo
 	echo "$mode page cache:"
-	printf '%-6s %9s %9s %9s %12s %8s\n' run wall_s batch_s MB/s \
+	printf '%-22s %9s %9s %9s %12s %8s\n' run wall_s batch_s MB/s \
 		parse_failed load1
 	run_series "$mode" 1
 	run_series "$mode" 2
 	printf 'speedup -j 2 over -j 1: %.2f\n' \
 		"$(echo "$wall_j1 / $wall_j2" | bc -l)"
+	for order in ${ORDERS:-walk size-desc size-asc}; do
+		run_series "$mode" 2 "--order=$order"
+	done
 }
 
 machine_line
