@@ -711,7 +711,8 @@ static void on_read(struct loop *l, struct chunk *c, int res)
 	f->content_reads++;
 	if (c->attempts + 1 > f->max_attempts)
 		f->max_attempts = c->attempts + 1;
-	histogram_add(&l->report.latency, l->now_ns - c->submitted_ns);
+	histogram_add(&l->report.latency, l->now_ns > c->submitted_ns ?
+					  l->now_ns - c->submitted_ns : 0);
 	if (res > 0)
 		atomic_fetch_add_explicit(&l->batch->bytes_done, (uint64_t)res,
 					  memory_order_relaxed);
@@ -1172,6 +1173,12 @@ void loop_run(struct loop *l)
 			       "loop %u: io_uring_enter failed: %s", l->id,
 			       strerror(-ret));
 		do {
+			/*
+			 * Reads submitted while the last batch was handled
+			 * can be in this one: the clock must be newer than
+			 * their submission, or the latency wraps around.
+			 */
+			l->now_ns = now_ns();
 			n = ring_reap(&l->ring, done, 64);
 			for (i = 0; i < n; i++)
 				handle(l, &done[i]);
