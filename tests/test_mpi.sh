@@ -167,6 +167,25 @@ check "after SIGUSR1: rerun exit code" 0 $?
 check "after SIGUSR1: index equals a single run" "$(listing "$work/ref.db")" \
 	"$(listing "$work/stopped.db")"
 
+# SIGTERM to one rank once the walk is over, while every rank still reads
+# a large file, stops the others too: before, they read to the end.
+mkdir "$work/large"
+for i in 0 1 2; do
+	head -c 40M /dev/urandom >"$work/large/f$i"
+done
+"${launch[@]}" -n 3 "$mx" --mpi "${opts[@]}" --max-rate=8M \
+	-o "$work/large.db" "$work/large" 2>/dev/null &
+pid=$!
+sleep 2
+rank=$(pgrep -P "$pid" | head -n 1)
+kill -TERM "$rank"
+wait "$pid"
+check "SIGTERM to one rank: every run stopped" 3 \
+	"$(sqlite3 "$work/large.db" "SELECT count(*) FROM runs WHERE status = 'stopped'")"
+check "SIGTERM to one rank: files in flight cancelled" 3 \
+	"$(sqlite3 "$work/large.db" "SELECT count(*) FROM files WHERE status = 'error'")"
+rm -rf "$work/large"
+
 # Usage errors need no launcher.
 "$mx" --mpi -q "$tree" >/dev/null 2>&1
 check "--mpi without -o rejected" 2 $?

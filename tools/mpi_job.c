@@ -766,6 +766,35 @@ static void leave_walk(struct mpi_job *j)
 	}
 }
 
+/*
+ * Waits, still receiving messages, until every rank's engine has read the
+ * files it was handed, so that a stop signal on one rank in this phase
+ * still reaches the others. Before, a rank past the walk waited in
+ * mx_batch_finish() and read to the end. A rank enters a second barrier
+ * once its engine is idle and its sends are received; after that it
+ * sends no STOP, since the others may have left.
+ */
+static void drain_engines(struct mpi_job *j)
+{
+	MPI_Request barrier;
+	bool entered = false;
+	int done = 0;
+
+	while (!done) {
+		poll_messages(j);
+		if (!entered && stop_signal())
+			begin_stop(j, true);
+		if (!entered && j->nsends == 0 && engine_backlog(j) == 0) {
+			MPI_Ibarrier(MPI_COMM_WORLD, &barrier);
+			entered = true;
+		}
+		if (entered)
+			MPI_Test(&barrier, &done, MPI_STATUS_IGNORE);
+		if (!done)
+			nap();
+	}
+}
+
 int mpi_job_walk(struct mpi_job *j, struct mx_batch *b, unsigned threads,
 		 int error)
 {
@@ -810,6 +839,7 @@ int mpi_job_walk(struct mpi_job *j, struct mx_batch *b, unsigned threads,
 			nap();
 	}
 	leave_walk(j);
+	drain_engines(j);
 	if (error < 0)
 		return error;
 	return j->stopped ? -ECANCELED : 0;
