@@ -262,6 +262,7 @@ struct mx_summary {
 	bool cancelled;			/* mx_batch_cancel() was called */
 	char backend[16];		/* "io_uring", or "pool" when any loop
 					   runs on the portable backend */
+	unsigned pool_loops;		/* loops on the portable backend */
 	char buffer_note[160];		/* why buffers are as they are */
 };
 

@@ -144,6 +144,8 @@ static void fmt_mib(char *buf, size_t len, unsigned long long bytes)
 {
 	if (bytes == RLIM_INFINITY)
 		snprintf(buf, len, "unlimited");
+	else if (bytes < (1u << 20))
+		snprintf(buf, len, "%llu KiB", bytes >> 10);
 	else
 		snprintf(buf, len, "%.1f MiB", (double)bytes / (1 << 20));
 }

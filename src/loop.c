@@ -56,12 +56,23 @@ static int setup_parser_ring(struct loop *l)
 	/* Parser reads wait one at a time: one worker is enough. */
 	ret = l->ring.pool ? ring_init_pool(&l->parser_ring, 1) :
 			     ring_init(&l->parser_ring, 4);
+	/*
+	 * The loop's ring fitted RLIMIT_MEMLOCK but this one may not (16
+	 * to 32 KiB left): parsers then read through one pool thread.
+	 */
+	if (ret < 0 && l->batch->cfg.io == MX_IO_AUTO &&
+	    (ret == -ENOMEM || ret == -EPERM || ret == -EACCES)) {
+		mx_log(MX_LOG_INFO, "engine", "loop %u: parser ring setup "
+		       "failed (%s); parsers read through a thread",
+		       l->id, strerror(-ret));
+		ret = ring_init_pool(&l->parser_ring, 1);
+	}
 	if (ret < 0)
 		return ret;
 	l->parser_ring_ready = true;
 	iov.iov_base = l->parser_cache;
 	iov.iov_len = PARSER_CACHE;
-	if (l->batch->register_buffers && !l->ring.pool)
+	if (l->batch->register_buffers && !l->parser_ring.pool)
 		ring_register_buffers(&l->parser_ring, &iov, 1);
 	return 0;
 }
@@ -201,6 +212,7 @@ static void *loop_main(void *arg)
 			 msg);
 	}
 	if (ret == 0 && l->ring.pool) {
+		b->sum.pool_loops++;
 		b->sum.registered_buffers = false;
 		snprintf(b->sum.backend, sizeof(b->sum.backend), "pool");
 		snprintf(b->sum.buffer_note, sizeof(b->sum.buffer_note),

@@ -202,6 +202,15 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 	check "15 buffers fit 8 MiB for two loops" 1 \
 		"$(grep -c '15 x 256 KiB registered per loop, fewer to fit' \
 			"$work/err")"
+	# At 16 KiB one loop's ring fits and the next falls back, and the
+	# parser ring of the first may not fit either.
+	setpriv --inh-caps=-ipc_lock --bounding-set=-ipc_lock sh -c \
+		'ulimit -l 16 && exec "$0" -j 2 -d sha256 "$1"' \
+		"$mx" "$work/a.txt" >"$work/out16" 2>"$work/err16"
+	check "exit code under a 16 KiB RLIMIT_MEMLOCK" 0 $?
+	check "digest right under 16 KiB" \
+		"\"sha256\":\"$(sha256sum "$work/a.txt" | cut -d' ' -f1)\"" \
+		"$(grep -o '"sha256":"[0-9a-f]*"' "$work/out16")"
 	check "digest right with fewer buffers" \
 		"\"sha256\":\"$(sha256sum "$work/a.txt" | cut -d' ' -f1)\"" \
 		"$(grep -o '"sha256":"[0-9a-f]*"' "$work/out")"

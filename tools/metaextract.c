@@ -525,6 +525,14 @@ static int add_files_from(add_path_fn add, void *ctx, const char *name,
 static void print_summary(const struct mx_summary *s)
 {
 	double mib = (double)s->bytes_read / (1 << 20);
+	char backend[64];
+
+	/* Loops fall back one by one, as each meets the limits. */
+	if (s->pool_loops && s->pool_loops < s->threads)
+		snprintf(backend, sizeof(backend), "io_uring (%u on pool)",
+			 s->pool_loops);
+	else
+		snprintf(backend, sizeof(backend), "%s", s->backend);
 
 	fprintf(stderr,
 		"metaextract: %llu files: %llu ok, %llu failed, %llu skipped; "
@@ -536,7 +544,7 @@ static void print_summary(const struct mx_summary *s)
 		(unsigned long long)s->files_skipped, mib, s->seconds,
 		s->seconds > 0 ? mib / s->seconds : 0.0,
 		s->seconds > 0 ? (double)s->files / s->seconds : 0.0,
-		s->threads, s->backend, s->buffer_note,
+		s->threads, backend, s->buffer_note,
 		s->cancelled ? "; cancelled before the end" : "");
 	if (s->files_unchanged)
 		fprintf(stderr, "metaextract: %llu files unchanged since the "
