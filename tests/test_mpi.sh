@@ -186,6 +186,19 @@ check "SIGTERM to one rank: files in flight cancelled" 3 \
 	"$(sqlite3 "$work/large.db" "SELECT count(*) FROM files WHERE status = 'error'")"
 rm -rf "$work/large"
 
+# An output inside the tree: no rank reads the job's output or the other
+# ranks' shards, which are being written.
+mkdir -p "$work/inside/sub"
+for i in 1 2 3 4 5 6 7 8 9; do
+	echo "$i" >"$work/inside/sub/f$i"
+done
+"${launch[@]}" -n 3 "$mx" --mpi "${opts[@]}" -o "$work/inside/out.db" \
+	"$work/inside" 2>/dev/null
+check "output inside the tree: exit code" 0 $?
+check "output inside the tree: only the tree's files" 9 \
+	"$(sqlite3 "$work/inside/out.db" "SELECT count(*) FROM files")"
+rm -rf "$work/inside"
+
 # Usage errors need no launcher.
 "$mx" --mpi -q "$tree" >/dev/null 2>&1
 check "--mpi without -o rejected" 2 $?

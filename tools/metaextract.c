@@ -68,7 +68,8 @@ static const char usage_text[] =
 "  -L, --follow             follow symbolic links found inside directories\n"
 "                           (links named as PATH are always followed)\n"
 "  -x, --one-file-system    do not enter directories on other file systems\n"
-"      --shard=K/N          handle only the files of job K of N (K from 1):\n"
+"      --shard=K/N          handle only the files of job K of N (K from 1,\n"
+"                           N at most 1000000):\n"
 "                           every job walks the whole input, and job K\n"
 "                           takes the entries whose path, as walked, hashes\n"
 "                           (XXH64) to K; files left to other jobs are not\n"
@@ -694,8 +695,8 @@ static void parse_options(struct cli *cli, int argc, char **argv)
 		case OPT_SHARD:
 			if (shard_parse(optarg, &cli->shard) < 0)
 				fail_usage("invalid value '%s' for --shard: "
-					   "expected K/N with 1 <= K <= N, "
-					   "such as 2/8", optarg);
+					   "expected K/N with 1 <= K <= N <= "
+					   "1000000, such as 2/8", optarg);
 			break;
 		case OPT_MPI:
 #ifdef MX_HAVE_MPI

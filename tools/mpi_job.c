@@ -38,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -156,6 +157,10 @@ struct mpi_job {
 	uint64_t counters[C_COUNT];
 	double timers[T_COUNT];
 	double t_start;
+
+	/* The output and its shards, which the walk leaves out. */
+	char *output_name;		/* the last component of -o FILE */
+	struct stat output_dir;		/* its directory; st_ino 0: unknown */
 };
 
 static double now_seconds(void)
@@ -249,6 +254,45 @@ static int push_item(struct mpi_job *j, struct item it)
 
 /* ---- The walk hook ---- */
 
+static bool is_shard_name(const char *name, const char *base);
+
+/*
+ * Whether path names the job's output or a shard of it (FILE, FILE.rank-R,
+ * and their -wal, -shm or -journal files) in the output's directory. Every
+ * rank writes a shard, so the single-run check of the index's own files,
+ * which knows only this rank's, is not enough inside the tree.
+ */
+static bool is_output_file(const struct mpi_job *j, const char *path)
+{
+	static const char *const suffixes[] = { "-wal", "-shm", "-journal" };
+	const char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	char copy[4096], *dir;
+	struct stat st;
+	size_t len, i;
+
+	if (!j->output_name || !j->output_dir.st_ino ||
+	    strncmp(name, j->output_name, strlen(j->output_name)) != 0)
+		return false;
+	len = strlen(name);
+	snprintf(copy, sizeof(copy), "%s", name);
+	for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		size_t n = strlen(suffixes[i]);
+
+		if (len > n && strcmp(copy + len - n, suffixes[i]) == 0) {
+			copy[len - n] = '\0';
+			break;
+		}
+	}
+	if (strcmp(copy, j->output_name) != 0 &&
+	    !is_shard_name(copy, j->output_name))
+		return false;
+	snprintf(copy, sizeof(copy), "%s", path);
+	dir = dirname(copy);
+	return stat(dir, &st) == 0 && st.st_dev == j->output_dir.st_dev &&
+	       st.st_ino == j->output_dir.st_ino;
+}
+
 /*
  * Takes directories and regular files into the pool. Records without a
  * read stay with the walker, so the rank that lists a directory emits
@@ -257,8 +301,12 @@ static int push_item(struct mpi_job *j, struct item it)
 static bool take_entry(const struct mx_walk_entry *e, void *arg)
 {
 	struct mpi_job *j = arg;
-	struct item it = { .path = strdup(e->path) };
+	struct item it = { .path = NULL };
 
+	/* Taken and dropped: no rank reads the job's own output. */
+	if (e->kind == MX_WALK_FILE && is_output_file(j, e->path))
+		return false;
+	it.path = strdup(e->path);
 	if (!it.path || e->kind == MX_WALK_RECORD)
 		goto keep;
 	if (e->kind == MX_WALK_FILE) {
@@ -997,7 +1045,13 @@ int mpi_job_prepare_output(struct mpi_job *j, const char *output,
 			   bool sqlite, bool quiet)
 {
 	int status = 0;
+	char copy[4096];
 
+	snprintf(copy, sizeof(copy), "%s", output);
+	j->output_name = strdup(basename(copy));
+	snprintf(copy, sizeof(copy), "%s", output);
+	if (stat(dirname(copy), &j->output_dir) != 0)
+		j->output_dir.st_ino = 0;
 	if (j->rank == 0 && sqlite) {
 		size_t n;
 		char **shards = find_shards(output, &n);
@@ -1239,6 +1293,7 @@ int mpi_job_finish(struct mpi_job *j, const char *output,
 	}
 	MPI_Finalize();
 	free(j->sends);
+	free(j->output_name);
 	free(j);
 	if (merged > status)
 		status = merged;
