@@ -268,13 +268,15 @@ static const struct option long_options[] = {
 
 static void fail_usage(const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
 
-	fputs("metaextract: ", stderr);
+	/* One write, so that the ranks of an MPI job do not interleave. */
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputs("\nTry 'metaextract --help' for more information.\n", stderr);
+	fprintf(stderr, "metaextract: %s\nTry 'metaextract --help' for more "
+		"information.\n", msg);
 	exit(EXIT_USAGE);
 }
 
