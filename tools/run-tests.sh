@@ -1,6 +1,7 @@
 #!/bin/bash
 # Builds metaextract twice, plain and with AddressSanitizer and
-# UndefinedBehaviorSanitizer, and runs the whole test suite on both.
+# UndefinedBehaviorSanitizer, and runs the whole test suite on both; with
+# MPICH installed, also its MPI tests against MPICH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log=$(mktemp)
@@ -29,7 +30,18 @@ UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 ASAN_OPTIONS=detect_leaks=1 \
 	meson test -C build-asan --print-errorlogs | tee -a "$log" || status=1
 
-# One closing line for both builds, counted from meson's summaries.
+# MPICH beside Open MPI: the MPI tests again, built against it and run
+# with its launcher.
+if pkg-config --exists mpich && command -v mpirun.mpich >/dev/null; then
+	if [ ! -f build-mpich/build.ninja ]; then
+		meson setup build-mpich -Dmpi=enabled -Dmpi_dependency=mpich \
+			>/dev/null
+	fi
+	MPIRUN=mpirun.mpich meson test -C build-mpich --print-errorlogs \
+		mpi shard | tee -a "$log" || status=1
+fi
+
+# One closing line for all builds, counted from meson's summaries.
 awk '/^Ok:/ { ok += $2 } /^(Fail|Timeout|Unexpected Pass):/ { bad += $NF }
 	END { printf "tests: %d passed, %d failed\n", ok, bad }' "$log"
 exit "$status"
