@@ -534,13 +534,16 @@ static void take_chunk(struct loop *l, struct file *f, struct chunk *c,
 /*
  * Queues reads of the file's next chunks while fewer than its depth are in
  * flight and buffers are free. The window holds the reads in flight and
- * the chunks done but not yet consumed, in file order.
+ * the chunks done but not yet consumed, in file order; it may hold twice
+ * the depth, so that a slow first read does not take every buffer of the
+ * loop from the other files.
  */
 static void refill(struct loop *l, struct file *f)
 {
 	const struct mx_config *cfg = &l->batch->cfg;
 
 	while (!f->failed && f->inflight < f->depth &&
+	       f->win_count < 2 * f->depth &&
 	       f->next_read < f->read_end && l->free_chunks) {
 		struct chunk *c = l->free_chunks;
 		uint64_t len = f->read_end - f->next_read;
