@@ -190,6 +190,27 @@ check "SIGTERM to one rank: files in flight cancelled" 3 \
 	"$(sqlite3 "$work/large.db" "SELECT count(*) FROM files WHERE status = 'error'")"
 rm -rf "$work/large"
 
+# The same with files queued in the engines when the stop comes: a
+# cancelled batch drops them without records, and the ranks once waited
+# for them for ever.
+mkdir "$work/queued"
+for i in $(seq 1 300); do
+	head -c 20000 /dev/urandom >"$work/queued/f$i"
+done
+timeout 60 "${launch[@]}" -n 3 "$mx" --mpi "${opts[@]}" -j 1 \
+	--max-rate=2M -o "$work/queued.db" "$work/queued" 2>/dev/null &
+pid=$!
+sleep 1.5
+rank=$(pgrep -x metaextract | head -n 1)
+kill -TERM "$rank"
+wait "$pid"
+status=$?
+check "stop with queued files: the job ends" 1 \
+	"$([ "$status" != 124 ] && echo 1)"
+check "stop with queued files: shards merged" 0 \
+	"$(ls "$work" | grep -c 'queued.db.rank-')"
+rm -rf "$work/queued"
+
 # An output inside the tree: no rank reads the job's output or the other
 # ranks' shards, which are being written.
 mkdir -p "$work/inside/sub"

@@ -819,8 +819,10 @@ static void leave_walk(struct mpi_job *j)
  * files it was handed, so that a stop signal on one rank in this phase
  * still reaches the others. Before, a rank past the walk waited in
  * mx_batch_finish() and read to the end. A rank enters a second barrier
- * once its engine is idle and its sends are received; after that it
- * sends no STOP, since the others may have left.
+ * once its engine is idle, or once it stops (a cancelled batch drops the
+ * files it has not started, so its backlog never reaches zero), and its
+ * sends are received; after that it sends no STOP, since the others may
+ * have left.
  */
 static void drain_engines(struct mpi_job *j)
 {
@@ -832,7 +834,8 @@ static void drain_engines(struct mpi_job *j)
 		poll_messages(j);
 		if (!entered && stop_signal())
 			begin_stop(j, true);
-		if (!entered && j->nsends == 0 && engine_backlog(j) == 0) {
+		if (!entered && j->nsends == 0 &&
+		    (j->stopped || engine_backlog(j) == 0)) {
 			MPI_Ibarrier(MPI_COMM_WORLD, &barrier);
 			entered = true;
 		}
