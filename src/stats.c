@@ -116,11 +116,12 @@ static void write_backend(struct strbuf *sb, const struct mx_batch *b)
 {
 	const struct mx_summary *s = &b->sum;
 
-	strbuf_printf(sb, "\"backend\":{\"io\":\"%s\","
+	strbuf_printf(sb, "\"backend\":{\"io\":\"%s\",\"pool_loops\":%u,"
 		      "\"ring_flags\":\"%s\",\"registered_buffers\":%s,"
 		      "\"buffers\":\"%s\",\"buffer_count\":%u,"
 		      "\"threads\":%u,\"chunk_size\":%u,\"queue_depth\":%u,"
 		      "\"direct\":%s,\"max_rate\":%llu}", s->backend,
+		      s->pool_loops,
 		      b->nloops ? b->reports[0].ring_flags : "none",
 		      s->registered_buffers ? "true" : "false",
 		      s->buffer_note, b->cfg.buffers, b->nloops,
