@@ -266,11 +266,34 @@ static const struct option long_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/*
+ * The rank an MPI launcher or srun gave this process, or -1 without one.
+ * Every rank parses the same options, so only rank 0 reports their
+ * errors.
+ */
+static int launcher_rank(void)
+{
+	static const char *const ranks[] = { "OMPI_COMM_WORLD_RANK",
+					     "PMI_RANK", "PMIX_RANK",
+					     "SLURM_PROCID" };
+	size_t i;
+
+	for (i = 0; i < sizeof(ranks) / sizeof(ranks[0]); i++) {
+		const char *v = getenv(ranks[i]);
+
+		if (v && *v)
+			return atoi(v);
+	}
+	return -1;
+}
+
 static void fail_usage(const char *fmt, ...)
 {
 	char msg[1024];
 	va_list ap;
 
+	if (launcher_rank() > 0)
+		exit(EXIT_USAGE);
 	/* One write, so that the ranks of an MPI job do not interleave. */
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -685,6 +708,7 @@ static void parse_options(struct cli *cli, int argc, char **argv)
 	struct mx_config *cfg = &cli->cfg;
 	int c;
 
+	opterr = launcher_rank() <= 0;
 	while ((c = getopt_long(argc, argv, "0Lxd:j:o:qvh", long_options,
 				NULL)) != -1) {
 		switch (c) {
