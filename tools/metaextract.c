@@ -267,6 +267,26 @@ static const struct option long_options[] = {
 };
 
 /*
+ * Returns the value of the first of the n environment variables names
+ * that is set and not empty, storing its name in *name, or NULL.
+ */
+static const char *first_env(const char *const *names, size_t n,
+			     const char **name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const char *v = getenv(names[i]);
+
+		if (v && *v) {
+			*name = names[i];
+			return v;
+		}
+	}
+	return NULL;
+}
+
+/*
  * The rank an MPI launcher or srun gave this process, or -1 without one.
  * Every rank parses the same options, so only rank 0 reports their
  * errors.
@@ -276,15 +296,9 @@ static int launcher_rank(void)
 	static const char *const ranks[] = { "OMPI_COMM_WORLD_RANK",
 					     "PMI_RANK", "PMIX_RANK",
 					     "SLURM_PROCID" };
-	size_t i;
+	const char *name, *v = first_env(ranks, 4, &name);
 
-	for (i = 0; i < sizeof(ranks) / sizeof(ranks[0]); i++) {
-		const char *v = getenv(ranks[i]);
-
-		if (v && *v)
-			return atoi(v);
-	}
-	return -1;
+	return v ? atoi(v) : -1;
 }
 
 static void fail_usage(const char *fmt, ...)
@@ -292,8 +306,15 @@ static void fail_usage(const char *fmt, ...)
 	char msg[1024];
 	va_list ap;
 
-	if (launcher_rank() > 0)
+	/*
+	 * A launcher ends the job when the first rank exits, so the others
+	 * wait a moment: once in four tries, rank 0 was killed before it
+	 * printed the message.
+	 */
+	if (launcher_rank() > 0) {
+		usleep(300000);
 		exit(EXIT_USAGE);
+	}
 	/* One write, so that the ranks of an MPI job do not interleave. */
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -1150,19 +1171,13 @@ static void warn_unused_launcher(void)
 	static const char *const sizes[] = { "OMPI_COMM_WORLD_SIZE",
 					     "PMI_SIZE", "PMIX_SIZE",
 					     "MPI_LOCALNRANKS" };
-	size_t i;
+	const char *name, *v = first_env(sizes, 4, &name);
 
-	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		const char *v = getenv(sizes[i]);
-
-		if (v && atoi(v) > 1) {
-			fprintf(stderr, "metaextract: warning: started as one "
-				"of %s MPI processes (%s) without --mpi, so "
-				"each process indexes the whole input on its "
-				"own; add --mpi\n", v, sizes[i]);
-			return;
-		}
-	}
+	if (v && atoi(v) > 1)
+		fprintf(stderr, "metaextract: warning: started as one of %s "
+			"MPI processes (%s) without --mpi, so each process "
+			"indexes the whole input on its own; add --mpi\n", v,
+			name);
 }
 
 #ifdef MX_HAVE_MPI
