@@ -256,7 +256,10 @@ static void on_restat(struct loop *l, struct file *f, int res)
 	file_end(l, f);
 }
 
-/* File systems whose statx of an open file never waits for a server. */
+/*
+ * Whether fd is on one of the local file systems listed, where statx of
+ * an open file reads memory instead of asking a server.
+ */
 static bool fs_is_local(int fd)
 {
 	static const long local[] = {
@@ -282,7 +285,7 @@ static bool fs_is_local(int fd)
  * cost a quarter of the CPU time over 100,000 small files. On a local file
  * system statx of an open file reads memory, so it runs in the loop. On
  * others (NFS, Lustre, FUSE, unknown) it may wait for a server and stays
- * on the ring. Each loop asks fstatfs once per device, for 8 devices.
+ * on the ring. Each loop calls fstatfs once per device, for up to 8.
  */
 static bool statx_inline(struct loop *l, struct file *f)
 {
@@ -533,10 +536,10 @@ static void take_chunk(struct loop *l, struct file *f, struct chunk *c,
 
 /*
  * Queues reads of the file's next chunks while fewer than its depth are in
- * flight and buffers are free. The window holds the reads in flight and
- * the chunks done but not yet consumed, in file order; it may hold twice
- * the depth, so that a slow first read does not take every buffer of the
- * loop from the other files.
+ * flight and buffers are free. The window contains the reads in flight
+ * and the chunks done but not yet consumed, in file order. It is bounded
+ * at twice the depth, so that a slow first read cannot take every buffer
+ * of the loop from the other files.
  */
 static void refill(struct loop *l, struct file *f)
 {

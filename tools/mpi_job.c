@@ -259,8 +259,8 @@ static bool is_shard_name(const char *name, const char *base);
 /*
  * Whether path names the job's output or a shard of it (FILE, FILE.rank-R,
  * and their -wal, -shm or -journal files) in the output's directory. Every
- * rank writes a shard, so the single-run check of the index's own files,
- * which knows only this rank's, is not enough inside the tree.
+ * rank writes a shard, and the single-run check of the index's own files
+ * covers only this rank's, so it is not enough inside the tree.
  */
 static bool is_output_file(const struct mpi_job *j, const char *path)
 {
@@ -819,10 +819,10 @@ static void leave_walk(struct mpi_job *j)
  * files it was handed, so that a stop signal on one rank in this phase
  * still reaches the others. Before, a rank past the walk waited in
  * mx_batch_finish() and read to the end. A rank enters a second barrier
- * once its engine is idle, or once it stops (a cancelled batch drops the
- * files it has not started, so its backlog never reaches zero), and its
- * sends are received; after that it sends no STOP, since the others may
- * have left.
+ * once its sends are received and its engine is idle or it has stopped.
+ * A stopped rank does not wait for its engine: a cancelled batch drops
+ * the files it has not started, so the backlog never reaches zero. After
+ * entering, a rank sends no STOP, since the others may have left.
  */
 static void drain_engines(struct mpi_job *j)
 {
