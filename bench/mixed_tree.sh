@@ -35,17 +35,7 @@ fi
 mkdir -p "$work"
 if [ ! -f "$work/tree.done" ]; then
 	rm -rf "$tree"
-	python3 - "$tree" "$small_count" <<'EOF'
-import os, random, sys
-root, count = sys.argv[1], int(sys.argv[2])
-sizes = random.Random(2)
-for d in range(50):
-    os.makedirs(os.path.join(root, "d%02d" % d))
-for i in range(count):
-    path = os.path.join(root, "d%02d" % (i % 50), "f%05d" % i)
-    with open(path, "wb") as f:
-        f.write(os.urandom(sizes.randint(1, 16384)))
-EOF
+	write_small_files "$tree" "$small_count" 50 2
 	# The large files sit in the last directories of the walk.
 	head -c 2G /dev/urandom >"$tree/d49/large-2g-a"
 	head -c 2G /dev/urandom >"$tree/d48/large-2g-b"

@@ -34,17 +34,7 @@ mkdir -p "$work"
 make_tree() {
 	[ "$(cat "$work/$1.count" 2>/dev/null)" = "$2" ] && return 0
 	rm -rf "${work:?}/$1"
-	python3 - "$work/$1" "$2" <<'EOF'
-import os, random, sys
-root, count = sys.argv[1], int(sys.argv[2])
-sizes = random.Random(3)
-for d in range(100):
-    os.makedirs(os.path.join(root, "d%02d" % d))
-for i in range(count):
-    path = os.path.join(root, "d%02d" % (i % 100), "f%06d" % i)
-    with open(path, "wb") as f:
-        f.write(os.urandom(sizes.randint(1, 16384)))
-EOF
+	write_small_files "$work/$1" "$2" 100 3
 	echo "$2" >"$work/$1.count"
 }
 

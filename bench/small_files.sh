@@ -54,17 +54,7 @@ fi
 mkdir -p "$work"
 if [ "$(cat "$work/tree.count" 2>/dev/null)" != "$count" ]; then
 	rm -rf "$tree" "$work/tree.count"
-	python3 - "$tree" "$count" <<'EOF'
-import os, random, sys
-root, count = sys.argv[1], int(sys.argv[2])
-sizes = random.Random(1)
-for d in range(100):
-    os.makedirs(os.path.join(root, "d%02d" % d))
-for i in range(count):
-    path = os.path.join(root, "d%02d" % (i % 100), "f%06d" % i)
-    with open(path, "wb") as f:
-        f.write(os.urandom(sizes.randint(1, 16384)))
-EOF
+	write_small_files "$tree" "$count" 100 1
 	echo "$count" >"$work/tree.count"
 fi
 bytes=$(find "$tree" -type f -printf '%s\n' |
