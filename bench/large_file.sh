@@ -1,6 +1,6 @@
 #!/bin/sh
-# One large file, and several for SHA-256: metaextract against fio, xxhsum,
-# sha256sum and OpenSSL's per-core speed, side by side in one session.
+# Compares metaextract on one large file with fio and xxh128sum, and on
+# several files with sha256sum and OpenSSL's speed, in one session.
 #
 # Usage: bench/large_file.sh [BUILD_DIR] [FILE] [RUNS]
 # Without FILE, an 8 GiB file of random bytes is made in /tmp. The SHA-256

@@ -17,8 +17,9 @@
  *
  * Termination: Safra's token algorithm. Each rank counts basic messages
  * sent minus received and turns black when it receives one. A token goes
- * around the ring 0, 1, ..., N-1, 0 and is passed on only by a rank whose
- * pool is empty; it sums the counters and turns black at a black rank.
+ * around the ring 0, 1, ..., N-1, 0, and only a rank whose pool is empty
+ * passes it on. The token sums the counters and turns black at a black
+ * rank.
  * Rank 0 concludes that the walk is over when the token comes back white
  * to a white rank 0 with a sum of zero, and sends DONE to every rank.
  * Files still in an engine do not create items, so a rank whose engine
