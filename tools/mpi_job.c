@@ -73,7 +73,7 @@ struct item {
 	size_t depth;
 };
 
-/* A double-ended queue: the rank takes from the back, thieves from the front. */
+/* A double-ended queue: the rank takes from the back, thieves the front. */
 struct pool {
 	struct item *items;
 	size_t head;
