@@ -52,11 +52,14 @@ check "one row per record" "$(wc -l <"$work/fix.jsonl")" \
 import json, sys
 for line in open(sys.argv[1], encoding="utf-8"):
     r = json.loads(line)
-    print(r["path"], r["status"], r.get("digests", {}).get("sha256", ""), sep="|")
+    e = r.get("error", {})
+    print(r["path"], r["status"], r.get("digests", {}).get("sha256", ""),
+          e.get("errno", ""), e.get("message", ""), sep="|")
 EOF
-q "$work/fix.db" "SELECT path, status, coalesce(sha256, '') FROM files" \
+q "$work/fix.db" "SELECT path, status, coalesce(sha256, ''),
+	coalesce(error_errno, ''), coalesce(error_message, '') FROM files" \
 	>"$work/db.txt"
-check "paths, states and sha256 equal the JSON records" \
+check "paths, states, sha256 and errors equal the JSON records" \
 	"$(sort "$work/json.txt")" "$(sort "$work/db.txt")"
 check "non-UTF-8 name keeps its bytes" "626164ff6e616d652e62696e" \
 	"$(q "$work/fix.db" "SELECT substr(lower(hex(path_raw)), -24) FROM files WHERE path_raw IS NOT NULL")"
